@@ -1,0 +1,431 @@
+"""Load ``config.yaml`` once into a frozen, validated ``Config``.
+
+Like Pelican's ``read_settings``: defaults ← file ← overrides, relative paths resolved against
+the folder of the config file, and the raw YAML never leaves this module. Every error is a
+``ConfigError`` naming the file, the key, the line (where YAML gives one) and the fix.
+
+Secrets never live in the file: ``smtp.password_env`` *names* an environment variable, and
+``DIGEST_SECRET`` is read from the environment only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from datetime import timedelta
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from digest.errors import ConfigError
+
+DEFAULT_CONFIG = "config.yaml"
+CONFIG_ENV = "DIGEST_CONFIG"
+#: Where the bundled templates live (overridable per publication with ``templates:``).
+BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _check_mailbox(value: str) -> str:
+    name, addr = parseaddr(value)
+    if not addr or "@" not in addr or any(c in value for c in "\r\n"):
+        raise ValueError(f'expected an address like "Name <news@example.org>", got {value!r}')
+    Address(display_name=name, addr_spec=addr)  # raises on malformed local part / domain
+    return value
+
+
+def parse_duration(value: str | int | float) -> timedelta:
+    """``90s``, ``30m``, ``6h``, ``2d``, ``1w`` or a number of seconds."""
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(value))
+    if not m:
+        raise ValueError(f"expected a duration such as 90s, 30m, 6h or 2d, got {value!r}")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    return timedelta(seconds=float(m.group(1)) * unit)
+
+
+class Newsletter(_Model):
+    title: str = Field(min_length=1)
+    from_: str = Field(alias="from")
+    reply_to: str | None = None
+    base_url: str
+    timezone: str = "UTC"
+    #: The sender's postal line shown in the footer (CAN-SPAM asks for one).
+    postal_address: str = ""
+    #: Jinja2 templates for the subject line and the inbox preheader.
+    subject: str = (
+        "{% if pick %}{{ pick.title }}{% if pick.grade %} ({{ pick.grade }}){% endif %}"
+        "{% if reviews|length > 1 %} and {{ reviews|length - 1 }} more"
+        " review{{ 's' if reviews|length > 2 }} this {{ period_noun }}{% endif %}"
+        "{% else %}{{ newsletter.title }}{% endif %}"
+    )
+    preheader: str = (
+        "{{ reviews|length }} review{{ 's' if reviews|length != 1 }} from {{ newsletter.title }}"
+    )
+    #: Send a short "quiet week" note when a period has no new reviews (default: send nothing).
+    quiet_week: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        return _check_http_url(v).rstrip("/")
+
+    @field_validator("from_", "reply_to")
+    @classmethod
+    def _mailbox(cls, v: str | None) -> str | None:
+        return None if v is None else _check_mailbox(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {v!r}; use an IANA name such as Europe/London"
+            ) from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sender_address(self) -> str:
+        return parseaddr(self.from_)[1]
+
+
+class FolderSource(_Model):
+    type: Literal["folder"]
+    path: Path
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or f"folder:{self.path.name}"
+
+
+class _NetworkSource(_Model):
+    url: str
+    name: str = ""
+    #: Allow loopback / private / link-local targets (intranets, tests). Off by default.
+    allow_private: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _check_http_url(v)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url
+
+
+class FeedSource(_NetworkSource):
+    type: Literal["feed"]
+
+
+class WordPressSource(_NetworkSource):
+    type: Literal["wordpress"]
+
+
+SourceConfig = Annotated[FolderSource | FeedSource | WordPressSource, Field(discriminator="type")]
+
+
+class Selection(_Model):
+    days: int = Field(default=7, ge=1, le=366)
+    max_reviews: int = Field(default=20, ge=1, le=500)
+    order: Literal["newest", "grade"] = "newest"
+
+
+class Http(_Model):
+    """Limits for every network fetch (feeds, WordPress)."""
+
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=10.0, gt=0)
+    total_timeout: float = Field(default=30.0, gt=0)
+    max_bytes: int = Field(default=10_000_000, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    user_agent: str = "digest/0.1 (+https://github.com/digest)"
+
+
+class Smtp(_Model):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    connections: int = Field(default=4, ge=1, le=64)
+    #: Messages per second across all connections (0 = unlimited).
+    rate: float = Field(default=50, ge=0)
+    timeout: float = Field(default=30, gt=0)
+    #: Attempts for a 4xx answer before the recipient is left "deferred" for the next run.
+    retries: int = Field(default=3, ge=0, le=20)
+    #: A PEM file of extra CA certificates to trust (private CAs, tests).
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _security(self) -> Smtp:
+        if self.security == "none" and not _is_loopback(self.host):
+            raise ValueError(
+                "security: none sends mail (and any password) unencrypted; it is allowed only "
+                "for a loopback host such as 127.0.0.1 — use starttls or ssl"
+            )
+        if self.username and not self.password_env:
+            raise ValueError(
+                "username is set but password_env is not: name the environment "
+                "variable that holds the password, e.g. password_env: SMTP_PASSWORD"
+            )
+        return self
+
+    def password(self, config_path: str) -> str | None:
+        """The password from the environment; a clear error when the variable is unset."""
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                config_path,
+                f"environment variable {self.password_env} is not set; export it with the "
+                "SMTP password (secrets never go in config.yaml)",
+                key="smtp.password_env",
+            )
+        return value
+
+
+class Dkim(_Model):
+    domain: str
+    selector: str
+    key_file: Path
+
+
+class Schedule(_Model):
+    cron: str = "0 8 * * mon"
+    grace: str = "6h"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        try:
+            CronTrigger.from_crontab(v, timezone="UTC")
+        except ValueError as e:
+            raise ValueError(
+                f'invalid cron expression {v!r} ({e}); use five fields, e.g. "0 8 * * mon"'
+            ) from None
+        return v
+
+    @field_validator("grace")
+    @classmethod
+    def _grace(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @property
+    def grace_period(self) -> timedelta:
+        return parse_duration(self.grace)
+
+
+class Serve(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, ge=1, le=65535)
+    #: Also serve the live preview of the current period at /preview.
+    preview: bool = False
+
+
+class Config(_Model):
+    """The whole validated configuration. ``path`` is the file it was read from."""
+
+    path: Path
+    newsletter: Newsletter
+    sources: tuple[SourceConfig, ...] = Field(min_length=1)
+    selection: Selection = Selection()
+    http: Http = Http()
+    state: Path = Path("state/digest.sqlite3")
+    templates: Path | None = None
+    smtp: Smtp | None = None
+    outbox: Path = Path("outbox")
+    dkim: Dkim | None = None
+    schedule: Schedule = Schedule()
+    serve: Serve = Serve()
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def template_dirs(self) -> tuple[Path, ...]:
+        """The publication's own templates first, then the bundled ones."""
+        own = (self.templates,) if self.templates else ()
+        return (*own, BUNDLED_TEMPLATES)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read, validate and freeze the config file at ``path``."""
+    path = Path(path) if path is not None else default_config_path()
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(
+            shown,
+            "no such file; pass --config PATH, set DIGEST_CONFIG, or run from the folder "
+            "that holds config.yaml",
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(shown, f"can't read the file ({e})") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    shown = str(path)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(shown, f"YAML syntax error: {problem}", line=line) from None
+    if raw is None:
+        raise ConfigError(shown, "the file is empty; start from the config.yaml in the README")
+    if not isinstance(raw, dict):
+        raise ConfigError(shown, "expected a mapping of keys (newsletter:, sources:, …) at the top")
+    lines = _key_lines(node)
+    try:
+        config = Config.model_validate({**raw, "path": path.resolve()})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        key = ".".join(str(p) for p in loc).replace("from_", "from")
+        raise ConfigError(shown, _explain(err), key=key, line=_line_for(lines, loc)) from None
+    return _resolve_paths(config)
+
+
+def _is_union_tag(part: object) -> bool:
+    return part in ("folder", "feed", "wordpress") or (
+        isinstance(part, str) and part.startswith("function-")
+    )
+
+
+def _explain(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key; check its spelling against the config reference in the README"
+    if kind == "missing":
+        return "this key is required"
+    if kind == "union_tag_invalid":
+        return f"unknown source type {err['input'].get('type')!r}; use folder, feed or wordpress"
+    if kind == "union_tag_not_found":
+        return "each source needs a type: folder, feed or wordpress"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind in ("int_parsing", "int_type", "float_parsing", "float_type", "bool_parsing"):
+        return f"{msg}, got {err['input']!r}"
+    return msg
+
+
+def _key_lines(node: yaml.Node | None) -> dict[tuple[object, ...], int]:
+    """Map each key path in the YAML document to its 1-based line number."""
+    found: dict[tuple[object, ...], int] = {}
+
+    def walk(n: yaml.Node, here: tuple[object, ...]) -> None:
+        found.setdefault(here, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = (*here, k.value)
+                found[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*here, i))
+
+    if node is not None:
+        walk(node, ())
+    return found
+
+
+def _line_for(lines: dict[tuple[object, ...], int], loc: tuple[object, ...]) -> int | None:
+    loc = tuple("from" if p == "from_" else p for p in loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return None
+
+
+def _resolve_paths(config: Config) -> Config:
+    base = config.folder
+
+    def res(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p)
+
+    sources = tuple(
+        s.model_copy(update={"path": res(s.path)}) if isinstance(s, FolderSource) else s
+        for s in config.sources
+    )
+    update: dict[str, Any] = {
+        "sources": sources,
+        "state": res(config.state),
+        "outbox": res(config.outbox),
+        "templates": res(config.templates) if config.templates else None,
+    }
+    if config.smtp and config.smtp.ca_file:
+        update["smtp"] = config.smtp.model_copy(update={"ca_file": res(config.smtp.ca_file)})
+    if config.dkim:
+        update["dkim"] = config.dkim.model_copy(update={"key_file": res(config.dkim.key_file)})
+    resolved = config.model_copy(update=update)
+    if resolved.templates is not None and not resolved.templates.is_dir():
+        raise ConfigError(
+            str(config.path),
+            f"folder {resolved.templates} does not exist; create it or remove the key",
+            key="templates",
+        )
+    return resolved
+
+
+def secret() -> str | None:
+    """``DIGEST_SECRET`` from the environment, if set (never from the file)."""
+    return os.environ.get("DIGEST_SECRET") or None

@@ -1,0 +1,150 @@
+"""The state database: one SQLite file (``state:`` in config) holding everything digest remembers.
+
+Tables (the schema is created here, once; each stage owns the queries on its own tables):
+
+- ``subscribers``   the publication's list; ``status`` active / unsubscribed / bounced;
+                    ``token`` is the unguessable per-subscriber unsubscribe token.
+- ``issues``        one row per period key (``2026-W48``): the ledger's unit. Holds the rendered,
+                    non-personal HTML/text for the web archive and the review ids it carried.
+- ``deliveries``    one row per (issue, subscriber), written *before* a send (``sending``) and
+                    *after* it (``sent`` / ``deferred`` / ``failed`` / ``unknown``).
+- ``issue_reviews`` which issue carried each review: a review appears in exactly one issue.
+- ``http_cache``    ETag / Last-Modified and last body per fetched URL (conditional GET).
+- ``runs``          one row per scheduled or manual run, for ``digest history``.
+
+Fail closed: any error opening or writing the file is a ``StateError`` naming the file, and
+callers send nothing when they can't record intent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from digest.errors import StateError
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS subscribers (
+    id          INTEGER PRIMARY KEY,
+    email       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name        TEXT NOT NULL DEFAULT '',
+    extra       TEXT NOT NULL DEFAULT '{}',
+    status      TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+    token       TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS issues (
+    id            TEXT PRIMARY KEY,
+    period_start  TEXT NOT NULL,
+    period_end    TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('sending', 'done', 'empty')),
+    subject       TEXT NOT NULL DEFAULT '',
+    html          TEXT NOT NULL DEFAULT '',
+    text          TEXT NOT NULL DEFAULT '',
+    review_count  INTEGER NOT NULL DEFAULT 0,
+    note          TEXT NOT NULL DEFAULT '',
+    created_at    TEXT NOT NULL,
+    finished_at   TEXT
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    issue_id       TEXT NOT NULL REFERENCES issues(id),
+    subscriber_id  INTEGER NOT NULL REFERENCES subscribers(id),
+    email          TEXT NOT NULL,
+    status         TEXT NOT NULL
+                   CHECK (status IN ('pending', 'sending', 'sent', 'deferred', 'failed',
+                                     'unknown', 'skipped')),
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT NOT NULL DEFAULT '',
+    message_id     TEXT NOT NULL DEFAULT '',
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (issue_id, subscriber_id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (issue_id, status);
+CREATE TABLE IF NOT EXISTS issue_reviews (
+    review_id  TEXT PRIMARY KEY,
+    issue_id   TEXT NOT NULL REFERENCES issues(id),
+    title      TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS http_cache (
+    url            TEXT PRIMARY KEY,
+    etag           TEXT,
+    last_modified  TEXT,
+    body           BLOB,
+    fetched_at     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id           INTEGER PRIMARY KEY,
+    issue_id     TEXT,
+    trigger      TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    outcome      TEXT NOT NULL DEFAULT '',
+    detail       TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Open the state database, creating the file and schema if needed.
+
+    WAL mode lets the web service read while a send writes; ``busy_timeout`` makes a second
+    writer wait instead of failing at once. Autocommit mode: callers open transactions with
+    ``transaction(conn)`` so each ledger write is durable before the next step.
+    """
+    shown = str(path)
+    try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise StateError(
+                shown, "no state database yet; run `digest send` or `digest subscribers add` first"
+            )
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StateError(shown, f"written by a newer digest (schema {version}); upgrade digest")
+        if version < SCHEMA_VERSION:
+            conn.executescript(SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.DatabaseError as e:
+        raise StateError(
+            shown,
+            f"can't use the state database ({e}); check the file and the "
+            "disk, or move it aside to start afresh",
+        ) from e
+    except OSError as e:
+        raise StateError(shown, f"can't create the state database ({e.strerror})") from e
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, path: Path | str = "") -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; any SQLite failure becomes a ``StateError``."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as e:
+        raise StateError(str(path) or "state database", f"can't write ({e})") from e
+    try:
+        yield conn
+    except sqlite3.DatabaseError as e:
+        conn.execute("ROLLBACK")
+        raise StateError(str(path) or "state database", f"can't write ({e})") from e
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as e:
+        conn.execute("ROLLBACK")
+        raise StateError(str(path) or "state database", f"can't write ({e})") from e

@@ -1,0 +1,80 @@
+"""Every error digest raises on purpose, each carrying the fix in its message.
+
+The CLI turns any ``DigestError`` into one line on stderr and exit code 1; anything else
+is a bug and keeps its traceback.
+
+    DigestError
+    ├── ConfigError          config.yaml is unreadable or invalid (names file, key, line, fix)
+    ├── SourceError          one source could not be collected (reported, then skipped)
+    │   └── FetchError       an HTTP fetch failed or was refused (timeout, size, private address)
+    ├── ReviewError          a review file or entry has no usable fields
+    ├── RenderError          a template failed or the MJML compiler crashed
+    ├── StateError           the state database can't be opened, written or locked (names the file)
+    ├── SubscriberError      a subscriber address or import file is invalid
+    └── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base class: a problem the user can fix, with a message that says how."""
+
+
+class ConfigError(DigestError):
+    """config.yaml is missing, malformed or invalid.
+
+    The message always starts with the file name, then the key path and line where known.
+    """
+
+    def __init__(self, path: str, message: str, *, key: str = "", line: int | None = None):
+        self.path = path
+        self.key = key
+        self.line = line
+        where = path
+        if line is not None:
+            where += f":{line}"
+        if key:
+            where += f": {key}"
+        super().__init__(f"{where}: {message}")
+
+
+class SourceError(DigestError):
+    """One source failed as a whole; the other sources still run."""
+
+    def __init__(self, source: str, message: str):
+        self.source = source
+        super().__init__(f"source {source}: {message}")
+
+
+class FetchError(SourceError):
+    """An HTTP fetch failed, timed out, was too large, or was refused by policy."""
+
+    def __init__(self, url: str, message: str):
+        self.url = url
+        DigestError.__init__(self, f"{url}: {message}")
+        self.source = url
+
+
+class ReviewError(DigestError):
+    """A single review could not be read; it is skipped and reported."""
+
+
+class RenderError(DigestError):
+    """The digest could not be rendered (template error, MJML compiler failure)."""
+
+
+class StateError(DigestError):
+    """The state database can't be used; nothing is sent when this is raised."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class SubscriberError(DigestError):
+    """A subscriber address or import file is invalid."""
+
+
+class DeliveryError(DigestError):
+    """The mail server can't be used at all (refused connection, TLS or login failure)."""

@@ -1,0 +1,272 @@
+"""Plain, frozen data passed between stages.
+
+Every class checks itself when built, so later stages trust what they are handed and never
+re-check: a ``Review`` always has a non-empty single-line title, an aware ``published`` time and
+a normalised ``Grade`` (or none). Text fields are *plain text* — sources turn any HTML they are
+given into text before a ``Review`` exists, and the render stage escapes it again on output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from digest.errors import ReviewError
+
+# ---------------------------------------------------------------------------------------------
+# Grades
+# ---------------------------------------------------------------------------------------------
+
+#: The letter scale, worst to best; a grade's ``rank`` is its index here (F = 0, A+ = 12).
+LETTERS: tuple[str, ...] = (
+    "F", "D-", "D", "D+", "C-", "C", "C+", "B-", "B", "B+", "A-", "A", "A+",
+)  # fmt: skip
+
+_LETTER_RE = re.compile(r"^\s*([A-DF])\s*([+-]|plus|minus)?\s*$", re.IGNORECASE)
+_FRACTION_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:/|out of)\s*(\d+(?:[.,]\d+)?)\s*$", re.I)
+_PERCENT_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*%\s*$")
+_STAR_FULL = "★"
+_STAR_EMPTY = "☆"
+_HALF = "½"
+
+
+def _fraction_to_letter(fraction: float) -> str:
+    """Map a score in [0, 1] linearly onto the 13 steps of the letter scale.
+
+    ``round(fraction * 12)`` picks the step: 5/5 → A+, 4.5/5 → A, 4/5 → A-, 3.5/5 → B,
+    3/5 → C+, 2.5/5 → C+, 2/5 → C-, 1/5 → D, 0/5 → F; 8/10 → A-, 7/10 → B, 5/10 → C+.
+    """
+    fraction = min(max(fraction, 0.0), 1.0)
+    return LETTERS[round(fraction * (len(LETTERS) - 1))]
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """A normalised letter grade, A+ … F, with the text it was read from."""
+
+    letter: str
+    raw: str
+
+    def __post_init__(self) -> None:
+        if self.letter not in LETTERS:
+            raise ReviewError(f"grade {self.letter!r} is not one of {', '.join(LETTERS)}")
+
+    @property
+    def rank(self) -> int:
+        """F = 0 … A+ = 12: higher is better."""
+        return LETTERS.index(self.letter)
+
+    @property
+    def band(self) -> str:
+        """The colour band a badge uses: the bare letter ("A", "B", "C", "D" or "F")."""
+        return self.letter[0]
+
+    def __str__(self) -> str:
+        return self.letter
+
+    @classmethod
+    def parse(cls, text: str) -> Grade | None:
+        """Read a grade from what a reviewer wrote; ``None`` when nothing is recognisable.
+
+        Accepted: letters (``A+``, ``b minus``), fractions (``3.5/5``, ``8/10``, ``7 out of 10``),
+        percentages (``85%``) and stars (``★★★½☆`` or ``****``, out of five).
+        """
+        raw = " ".join(text.split())
+        if not raw:
+            return None
+        m = _LETTER_RE.match(raw)
+        if m:
+            letter = m.group(1).upper()
+            mod = (m.group(2) or "").lower()
+            mod = {"plus": "+", "minus": "-"}.get(mod, mod)
+            if letter == "F":
+                mod = ""
+            return cls(letter + mod, raw)
+        m = _FRACTION_RE.match(raw)
+        if m:
+            value = float(m.group(1).replace(",", "."))
+            scale = float(m.group(2).replace(",", "."))
+            if scale <= 0 or value > scale:
+                return None
+            return cls(_fraction_to_letter(value / scale), raw)
+        m = _PERCENT_RE.match(raw)
+        if m:
+            value = float(m.group(1).replace(",", "."))
+            if value > 100:
+                return None
+            return cls(_fraction_to_letter(value / 100), raw)
+        stars = raw.replace(" ", "")
+        if stars and set(stars) <= {_STAR_FULL, _STAR_EMPTY, _HALF, "*"}:
+            full = stars.count(_STAR_FULL) + stars.count("*")
+            half = 0.5 if _HALF in stars else 0.0
+            if full + half > 5:
+                return None
+            return cls(_fraction_to_letter((full + half) / 5), raw)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Review parts
+# ---------------------------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    """Collapse every kind of whitespace, line breaks included, into single spaces."""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A featured image: an absolute http(s) URL, its alt text and the image credit."""
+
+    url: str
+    alt: str = ""
+    credit: str = ""
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alt", _one_line(self.alt))
+        object.__setattr__(self, "credit", _one_line(self.credit))
+        scheme = urlsplit(self.url).scheme.lower()
+        if scheme not in ("http", "https") or any(c in self.url for c in "\r\n\t <>\"'"):
+            raise ReviewError(f"image URL {self.url[:80]!r} is not an absolute http(s) URL")
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The facts line after the overview: ``Network; Year; Certificate; Runtime.``"""
+
+    raw: str
+    network: str | None = None
+    year: int | None = None
+    certificate: str | None = None
+    runtime: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw", _one_line(self.raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled section of the review body; ``text`` holds paragraphs split by blank lines."""
+
+    heading: str
+    text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "heading", _one_line(self.heading))
+
+    @property
+    def paragraphs(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.text.split("\n\n") if p.strip())
+
+
+_TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref)$", re.I)
+
+
+def canonical_link(url: str) -> str:
+    """The form of a link used to recognise the same review from two sources.
+
+    Lower-cased scheme and host, ``http`` treated as ``https``, no fragment, no tracking
+    parameters, no trailing slash.
+    """
+    parts = urlsplit(url.strip())
+    scheme = "https" if parts.scheme.lower() in ("http", "https") else parts.scheme.lower()
+    host = parts.netloc.lower().removeprefix("www.")
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING_PARAMS.match(k)])
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((scheme, host, path, query, ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One review, whatever source it came from.
+
+    ``id`` is stable across runs: a hash of the canonical link when there is one, otherwise of
+    the source name and the source's own key for the entry (a file path, a GUID).
+    """
+
+    title: str
+    published: datetime
+    source: str
+    key: str
+    link: str | None = None
+    author: str = ""
+    overview: str = ""
+    facts: Facts | None = None
+    sections: tuple[Section, ...] = ()
+    verdict: str = ""
+    grade: Grade | None = None
+    image: Image | None = None
+    id: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        title = _one_line(self.title)
+        if not title:
+            raise ReviewError(f"{self.source}: {self.key}: the review has no title")
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "author", _one_line(self.author))
+        object.__setattr__(self, "overview", _one_line(self.overview))
+        if self.published.tzinfo is None or self.published.utcoffset() is None:
+            raise ReviewError(f"{self.source}: {self.key}: published time has no timezone")
+        if self.link is not None:
+            scheme = urlsplit(self.link).scheme.lower()
+            if scheme not in ("http", "https") or any(c in self.link for c in "\r\n\t <>\"'"):
+                object.__setattr__(self, "link", None)
+        basis = canonical_link(self.link) if self.link else f"{self.source}\0{self.key}"
+        object.__setattr__(self, "id", hashlib.sha256(basis.encode()).hexdigest()[:16])
+
+    @property
+    def year(self) -> int | None:
+        return self.facts.year if self.facts else None
+
+    def fold_key(self) -> tuple[str, str]:
+        """What makes two reviews the same when their links differ: title and year."""
+        return (self.title.casefold(), str(self.year or ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods and selections
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The half-open span ``[start, end)`` an issue covers, and its key (e.g. ``2026-W48``).
+
+    The key names an issue in the ledger: one issue per key, whatever triggers it.
+    """
+
+    key: str
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("a period needs timezone-aware bounds")
+        if not self.start < self.end:
+            raise ValueError("a period must start before it ends")
+
+    def __contains__(self, when: object) -> bool:
+        return isinstance(when, datetime) and self.start <= when < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Something left out of a digest, and why — shown by ``digest sources``."""
+
+    title: str
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A source or entry that failed; reported, never fatal."""
+
+    source: str
+    message: str

@@ -1,0 +1,190 @@
+"""The publication's subscriber list, kept in the state database.
+
+Each subscriber has an unguessable unsubscribe ``token`` (32 random bytes, URL-safe) made when
+they are added. We chose random stored tokens over HMAC-signed ones: they need no secret to be
+configured for the out-of-the-box run, a forged or tampered token simply matches no row, and a
+token can be rotated by re-adding the address. ``DIGEST_SECRET`` is not needed for tokens.
+
+Unsubscribed and bounced addresses are never mailed again; ``add`` on such an address
+re-subscribes it (the publication's explicit act), keeping its token.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest.db import transaction
+from digest.errors import SubscriberError
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    status: str
+    token: str
+    extra: str = "{}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def normalise_address(address: str) -> str:
+    """A valid, normalised address (no DNS look-up), or ``SubscriberError`` saying why."""
+    if any(c in address for c in "\r\n\0"):
+        raise SubscriberError(f"{address!r} is not a valid email address (line break)")
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as e:
+        raise SubscriberError(f"{address.strip()!r} is not a valid email address: {e}") from None
+
+
+def _clean_name(name: str) -> str:
+    return " ".join(name.split())[:200]
+
+
+def add(
+    conn: sqlite3.Connection, email: str, name: str = "", extra: dict[str, str] | None = None
+) -> Subscriber:
+    """Add an address, or re-subscribe it if it was unsubscribed or bounced."""
+    email = normalise_address(email)
+    now = _now()
+    with transaction(conn):
+        conn.execute(
+            """INSERT INTO subscribers (email, name, extra, status, token, created_at, updated_at)
+               VALUES (?, ?, ?, 'active', ?, ?, ?)
+               ON CONFLICT (email) DO UPDATE SET
+                   status = 'active',
+                   name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
+                   extra = CASE WHEN excluded.extra != '{}' THEN excluded.extra ELSE extra END,
+                   updated_at = excluded.updated_at""",
+            (
+                email,
+                _clean_name(name),
+                json.dumps(extra or {}, sort_keys=True),
+                secrets.token_urlsafe(32),
+                now,
+                now,
+            ),
+        )
+    found = get(conn, email)
+    assert found is not None
+    return found
+
+
+def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
+    row = conn.execute(
+        "SELECT id, email, name, status, token, extra FROM subscribers WHERE email = ?",
+        (email.strip(),),
+    ).fetchone()
+    return Subscriber(**dict(row)) if row else None
+
+
+def remove(conn: sqlite3.Connection, email: str) -> bool:
+    """Mark an address unsubscribed (the row stays so it is never mailed again)."""
+    return set_status(conn, email, "unsubscribed")
+
+
+def set_status(conn: sqlite3.Connection, email: str, status: str) -> bool:
+    with transaction(conn):
+        cur = conn.execute(
+            "UPDATE subscribers SET status = ?, updated_at = ? WHERE email = ?",
+            (status, _now(), email.strip()),
+        )
+    return cur.rowcount > 0
+
+
+def by_token(conn: sqlite3.Connection, token: str) -> Subscriber | None:
+    if not token or len(token) > 100:
+        return None
+    row = conn.execute(
+        "SELECT id, email, name, status, token, extra FROM subscribers WHERE token = ?", (token,)
+    ).fetchone()
+    if row is None or not secrets.compare_digest(row["token"], token):
+        return None
+    return Subscriber(**dict(row))
+
+
+def unsubscribe_by_token(conn: sqlite3.Connection, token: str) -> Subscriber | None:
+    """One-click unsubscribe: idempotent; ``None`` (and nothing changed) for an unknown token."""
+    found = by_token(conn, token)
+    if found is None:
+        return None
+    if found.status == "active":
+        with transaction(conn):
+            conn.execute(
+                "UPDATE subscribers SET status = 'unsubscribed', updated_at = ? WHERE id = ?",
+                (_now(), found.id),
+            )
+    return found
+
+
+def listing(conn: sqlite3.Connection, status: str | None = None) -> list[Subscriber]:
+    sql = "SELECT id, email, name, status, token, extra FROM subscribers"
+    args: tuple[str, ...] = ()
+    if status:
+        sql += " WHERE status = ?"
+        args = (status,)
+    return [Subscriber(**dict(r)) for r in conn.execute(sql + " ORDER BY id", args)]
+
+
+def active(conn: sqlite3.Connection) -> list[Subscriber]:
+    return listing(conn, "active")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    added: int
+    invalid: tuple[str, ...]
+
+
+def import_csv(conn: sqlite3.Connection, path: Path) -> ImportResult:
+    """Import ``email,name,…`` rows (a header row is required; extra columns are kept).
+
+    Invalid rows are reported, never fatal; valid ones are added in one transaction.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise SubscriberError(f"{path}: can't read the CSV file ({e})") from None
+    if rows and "email" not in {k.strip().lower() for k in rows[0] if k}:
+        raise SubscriberError(f"{path}: the first row must be a header with an 'email' column")
+    return _import_rows(conn, rows)
+
+
+def _import_rows(
+    conn: sqlite3.Connection, rows: Iterable[dict[str | None, str | None]]
+) -> ImportResult:
+    invalid: list[str] = []
+    valid: list[tuple[str, str, str]] = []
+    for n, row in enumerate(rows, start=2):
+        fields = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        try:
+            email = normalise_address(fields.pop("email", ""))
+        except SubscriberError as e:
+            invalid.append(f"line {n}: {e}")
+            continue
+        name = _clean_name(fields.pop("name", ""))
+        valid.append((email, name, json.dumps(fields, sort_keys=True)))
+    now = _now()
+    with transaction(conn):
+        before = conn.total_changes
+        conn.executemany(
+            """INSERT INTO subscribers (email, name, extra, status, token, created_at, updated_at)
+               VALUES (?, ?, ?, 'active', ?, ?, ?) ON CONFLICT (email) DO NOTHING""",
+            [(e, n, x, secrets.token_urlsafe(32), now, now) for e, n, x in valid],
+        )
+        added = conn.total_changes - before
+    return ImportResult(added=added, invalid=tuple(invalid))
