@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS issues (
     period_end    TEXT NOT NULL,
     status        TEXT NOT NULL CHECK (status IN ('sending', 'done', 'empty')),
     subject       TEXT NOT NULL DEFAULT '',
+    preheader     TEXT NOT NULL DEFAULT '',
+    markers       TEXT NOT NULL DEFAULT '{}',
     html          TEXT NOT NULL DEFAULT '',
     text          TEXT NOT NULL DEFAULT '',
     review_count  INTEGER NOT NULL DEFAULT 0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -270,3 +271,39 @@ class Problem:
 
     source: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Markers:
+    """Where per-recipient values go in a rendered digest.
+
+    The digest is rendered once per issue; each recipient's copy is made by plain string
+    replacement of these markers (HTML-escaped in the HTML part). Each marker carries a random
+    nonce made at render time, so no text from a feed can contain one by accident or design.
+    """
+
+    unsubscribe_url: str
+    name: str
+
+    @classmethod
+    def make(cls) -> Markers:
+        nonce = secrets.token_hex(8)
+        return cls(unsubscribe_url=f"dgst{nonce}unsub", name=f"dgst{nonce}name")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedDigest:
+    """One issue, rendered once: subject, preheader, final HTML and the plain-text part.
+
+    ``html`` and ``text`` contain the ``markers`` wherever a recipient's own value belongs.
+    ``warnings`` holds the pre-send lint findings (clipping size, missing alt, …).
+    """
+
+    period: Period
+    reviews: tuple[Review, ...]
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    markers: Markers
+    warnings: tuple[str, ...] = ()
