@@ -10,6 +10,7 @@ Secrets never live in the file: ``smtp.password_env`` *names* an environment var
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -228,6 +229,8 @@ class Dkim(_Model):
 class Schedule(_Model):
     cron: str = "0 8 * * mon"
     grace: str = "6h"
+    #: The second(s) within each matching minute, cron-style (``"*/5"``); for tests and demos.
+    second: str = "0"
 
     @field_validator("cron")
     @classmethod
@@ -238,6 +241,22 @@ class Schedule(_Model):
             raise ValueError(
                 f'invalid cron expression {v!r} ({e}); use five fields, e.g. "0 8 * * mon"'
             ) from None
+        # APScheduler 3.x counts weekdays from Monday = 0, crontab from Sunday = 0: a number
+        # would silently fire on the wrong day, so only names are accepted.
+        if re.search(r"(?<![/\d])\d", v.split()[4]):
+            raise ValueError(
+                f"invalid cron expression {v!r}: write the day of the week as a name "
+                '(mon, tue, … sun, or a range like mon-fri), e.g. "0 8 * * mon"'
+            )
+        return v
+
+    @field_validator("second")
+    @classmethod
+    def _second(cls, v: str) -> str:
+        try:
+            CronTrigger(second=v, timezone="UTC")
+        except ValueError as e:
+            raise ValueError(f'invalid seconds field {v!r} ({e}); e.g. "0" or "*/5"') from None
         return v
 
     @field_validator("grace")
@@ -338,10 +357,14 @@ def parse_config(text: str, path: Path) -> Config:
     try:
         config = Config.model_validate({**raw, "path": path.resolve()})
     except ValidationError as e:
-        err = e.errors()[0]
+        errors = e.errors()
+        # A misspelt key also makes the real one "missing": name the misspelling first.
+        err = min(errors, key=lambda x: x["type"] != "extra_forbidden")
         loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        missing = [str(x["loc"][-1]) for x in errors if x["type"] == "missing"]
         key = ".".join(str(p) for p in loc).replace("from_", "from")
-        raise ConfigError(shown, _explain(err), key=key, line=_line_for(lines, loc)) from None
+        message = _explain(err, missing=missing)
+        raise ConfigError(shown, message, key=key, line=_line_for(lines, loc)) from None
     return _resolve_paths(config)
 
 
@@ -351,10 +374,18 @@ def _is_union_tag(part: object) -> bool:
     )
 
 
-def _explain(err: Any) -> str:
+def _explain(err: Any, *, missing: list[str] | None = None) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        return "unknown key; check its spelling against the config reference in the README"
+        name = str(err["loc"][-1])
+        if "password" in name or "secret" in name:
+            return (
+                "secrets never go in config.yaml; put it in an environment variable and name "
+                "that variable instead (smtp.password_env: SMTP_PASSWORD)"
+            )
+        close = difflib.get_close_matches(name, missing or [], n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        return f"unknown key; {hint}check its spelling against the config reference in the README"
     if kind == "missing":
         return "this key is required"
     if kind == "union_tag_invalid":

@@ -38,7 +38,7 @@ def _fraction_to_letter(fraction: float) -> str:
     """Map a score in [0, 1] linearly onto the 13 steps of the letter scale.
 
     ``round(fraction * 12)`` picks the step: 5/5 → A+, 4.5/5 → A, 4/5 → A-, 3.5/5 → B,
-    3/5 → C+, 2.5/5 → C+, 2/5 → C-, 1/5 → D, 0/5 → F; 8/10 → A-, 7/10 → B, 5/10 → C+.
+    3/5 → B-, 2.5/5 → C+, 2/5 → C, 1/5 → D, 0/5 → F; 8/10 → A-, 7/10 → B, 5/10 → C+.
     """
     fraction = min(max(fraction, 0.0), 1.0)
     return LETTERS[round(fraction * (len(LETTERS) - 1))]
@@ -76,6 +76,8 @@ class Grade:
         percentages (``85%``) and stars (``★★★½☆`` or ``****``, out of five).
         """
         raw = " ".join(text.split())
+        # "Rating: B+." — a sentence-final full stop is not part of the grade.
+        raw = raw.removesuffix(".") if not raw.endswith("..") else raw
         if not raw:
             return None
         m = _LETTER_RE.match(raw)

@@ -156,10 +156,12 @@ def import_csv(conn: sqlite3.Connection, path: Path) -> ImportResult:
     """
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            header = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise SubscriberError(f"{path}: can't read the CSV file ({e})") from None
-    if rows and "email" not in {k.strip().lower() for k in rows[0] if k}:
+    if "email" not in {k.strip().lower() for k in header if k}:
         raise SubscriberError(f"{path}: the first row must be a header with an 'email' column")
     return _import_rows(conn, rows)
 

@@ -1,0 +1,282 @@
+"""Send benchmark: a 20-review digest to N subscribers over loopback SMTP, beside smtp-source.
+
+    .venv/bin/python bench/send.py                       # 10,000 and 100,000 subscribers
+    .venv/bin/python bench/send.py --subscribers 10000 --dkim 2000
+
+Both senders push to the same Postfix ``smtp-sink`` on 127.0.0.1 over the same number of
+connections, with ``smtp-source`` sending messages of the same size as digest's. Each digest
+run happens in a fresh child process, so its peak RSS (``ru_maxrss``) is the sender's own.
+The issue is recorded in each run's state database beforehand (rendered once, here), so the
+child measures only the send: claims, personalisation, SMTP, ledger writes.
+
+Floors (issue 4): digest ≥ half of smtp-source's messages/s; peak memory at the largest list
+within 10 % of the smallest (the subscriber loop streams from SQLite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+SENDER = "news@bench.example.org"
+
+
+def _which(name: str) -> str | None:
+    return shutil.which(name) or next(
+        (str(p) for p in (Path("/usr/sbin") / name,) if p.exists()), None
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config_text(port: int, connections: int, dkim: bool) -> str:
+    text = f"""
+newsletter:
+  title: The Bench Reel
+  from: "The Bench Reel <{SENDER}>"
+  base_url: https://bench.example.org
+  timezone: Europe/London
+sources:
+  - {{type: folder, path: reviews}}
+state: state.sqlite3
+smtp: {{host: 127.0.0.1, port: {port}, security: none, connections: {connections},
+        rate: 0, retries: 1}}
+"""
+    if dkim:
+        text += "dkim: {domain: bench.example.org, selector: b1, key_file: dkim.pem}\n"
+    return text
+
+
+def _reviews() -> list[object]:
+    from digest.models import Facts, Grade, Image, Review
+
+    grades = ["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "D", "F"]
+    out = []
+    for i in range(20):
+        out.append(
+            Review(
+                title=f"Bench Picture {i + 1}: The Long Way Round",
+                published=NOW - timedelta(hours=6 + i),
+                source="bench",
+                key=f"bench-{i}",
+                link=f"https://bench.example.org/reviews/bench-picture-{i + 1}/",
+                author="Ines Harrow",
+                overview=(
+                    "A ferry pilot on a northern route spends one winter ferrying strangers, "
+                    f"a dog and a grand piano across a frozen sound (part {i + 1})."
+                ),
+                facts=Facts(raw="Northwater; 2026; 12A; 104 min."),
+                grade=Grade.parse(grades[i % len(grades)]),
+                image=Image(
+                    url=f"https://images.bench.example.org/still-{i + 1}.jpg",
+                    alt=f"A still from Bench Picture {i + 1}",
+                    credit="Northwater Pictures",
+                    width=1200,
+                    height=675,
+                ),
+            )
+        )
+    return out
+
+
+def _prepare(folder: Path, subscribers: int, rendered: object, port: int, conns: int,
+             dkim: bool) -> Path:  # fmt: skip
+    from digest import db, ledger
+    from digest.config import load_config
+
+    folder.mkdir(parents=True)
+    (folder / "reviews").mkdir()
+    if dkim:
+        _write_dkim_key(folder / "dkim.pem")
+    (folder / "config.yaml").write_text(_config_text(port, conns, dkim))
+    config = load_config(folder / "config.yaml")
+    conn = db.connect(config.state)
+    stamp = NOW.isoformat()
+    with db.transaction(conn):
+        conn.executemany(
+            "INSERT INTO subscribers (email, name, status, token, created_at, updated_at)"
+            " VALUES (?, ?, 'active', ?, ?, ?)",
+            (
+                (f"reader{i:06d}@example.net", f"Reader {i}", secrets.token_urlsafe(32),
+                 stamp, stamp)
+                for i in range(subscribers)
+            ),
+        )  # fmt: skip
+    ledger.record_issue(conn, rendered, now=NOW, path=config.state)  # type: ignore[arg-type]
+    conn.close()
+    return folder / "config.yaml"
+
+
+def _write_dkim_key(path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def child(config_path: Path) -> None:
+    """The measured sender: resume the recorded issue, report figures as JSON."""
+    from digest.config import load_config
+    from digest.pipeline import run_once
+    from digest.send import SmtpTransport
+
+    config = load_config(config_path)
+    assert config.smtp is not None
+    transport = SmtpTransport(config.smtp, backoff_base=0.05)
+    started = time.perf_counter()
+    result = run_once(config, now=NOW, trigger="bench", transport=transport)
+    elapsed = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_kb = usage.ru_maxrss
+    print(json.dumps({"sent": result.sent, "failed": result.failed, "deferred": result.deferred,
+                      "elapsed": elapsed, "rate": result.sent / elapsed,
+                      "peak_mb": peak_kb / 1024,
+                      "cpu": usage.ru_utime + usage.ru_stime}))  # fmt: skip
+
+
+def _run_child(config_path: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(config_path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        sys.exit(f"digest run failed:\n{out.stderr}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _smtp_source(tool: str, port: int, count: int, size: int, conns: int) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [tool, "-d", "-s", str(conns), "-m", str(count), "-l", str(size), "-f", SENDER,
+         "-t", "reader@example.net", f"127.0.0.1:{port}"],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--dkim", type=int, default=0, metavar="N",
+                        help="also time a DKIM-signed run to N subscribers")  # fmt: skip
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    sink_tool, source_tool = _which("smtp-sink"), _which("smtp-source")
+    if not sink_tool or not source_tool:
+        sys.exit(
+            "smtp-sink / smtp-source not found: they come with Postfix "
+            "(sudo apt-get install postfix); this benchmark compares against them"
+        )
+
+    from digest.config import load_config
+    from digest.message import MessageTemplate, Recipient
+    from digest.period import current_period
+    from digest.render import render_digest
+
+    port = _free_port()
+    sink_cmd = [sink_tool, "-u", "nobody", f"127.0.0.1:{port}", "1024"]
+    sink = subprocess.Popen(sink_cmd if os.geteuid() == 0 else sink_cmd[:1] + sink_cmd[3:])
+    try:
+        _wait_listening(port)
+        with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
+            base = Path(tmp)
+            (base / "probe" / "reviews").mkdir(parents=True)
+            (base / "probe" / "config.yaml").write_text(_config_text(port, 1, False))
+            config = load_config(base / "probe" / "config.yaml")
+            period = current_period(config, NOW)
+            rendered = render_digest(config, period, _reviews(), now=NOW)  # type: ignore[arg-type]
+            template = MessageTemplate(
+                config=config, issue_key=period.key, subject=rendered.subject,
+                html_body=rendered.html, text_body=rendered.text, markers=rendered.markers,
+                date=NOW,
+            )  # fmt: skip
+            size = len(template.render(Recipient("reader000000@example.net", "Reader 0",
+                                                 secrets.token_urlsafe(32))))  # fmt: skip
+            print(f"digest: {len(rendered.reviews)} reviews, {size / 1024:.1f} KB per message "
+                  f"({len(rendered.html) / 1024:.1f} KB HTML), {args.connections} connections, "
+                  f"smtp-sink on 127.0.0.1:{port}\n")  # fmt: skip
+            rows = []
+            for n in args.subscribers:
+                path = _prepare(base / f"n{n}", n, rendered, port, args.connections, False)
+                ours = _run_child(path)
+                theirs = _smtp_source(source_tool, port, n, size, args.connections)
+                rows.append((n, ours, n / theirs))
+                print(f"{n:>7} subscribers: digest {ours['rate']:7.0f} msgs/s "
+                      f"({ours['elapsed']:.1f} s, {ours['cpu']:.1f} s CPU, peak RSS {ours['peak_mb']:.1f} MB, "
+                      f"{ours['sent']:.0f} sent)   smtp-source {n / theirs:7.0f} msgs/s "
+                      f"({theirs:.1f} s)")  # fmt: skip
+            if args.dkim:
+                path = _prepare(base / "dkim", args.dkim, rendered, port, args.connections, True)
+                signed = _run_child(path)
+                print(f"{args.dkim:>7} subscribers, DKIM-signed: digest {signed['rate']:7.0f} "
+                      f"msgs/s ({signed['elapsed']:.1f} s, "
+                      f"peak RSS {signed['peak_mb']:.1f} MB)")  # fmt: skip
+    finally:
+        sink.terminate()
+        sink.wait()
+    _verdict(rows)
+
+
+def _verdict(rows: list[tuple[int, dict[str, float], float]]) -> None:
+    print()
+    ok = True
+    for n, ours, theirs in rows:
+        ratio = ours["rate"] / theirs
+        good = ratio >= 0.5
+        ok &= good
+        print(f"{'PASS' if good else 'FAIL'} rate at {n}: digest/smtp-source = {ratio:.2f} "
+              "(floor 0.50)")  # fmt: skip
+    if len(rows) > 1:
+        low, high = rows[0][1]["peak_mb"], rows[-1][1]["peak_mb"]
+        growth = high / low - 1
+        good = growth <= 0.10
+        ok &= good
+        print(f"{'PASS' if good else 'FAIL'} peak RSS {rows[0][0]} → {rows[-1][0]}: "
+              f"{low:.1f} → {high:.1f} MB ({growth:+.1%}, limit +10%)")  # fmt: skip
+    sys.exit(0 if ok else 1)
+
+
+def _wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"smtp-sink did not start listening on 127.0.0.1:{port}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The web archive's view of the ``issues`` table: sent issues, without anyone's personal data.
+
+Read-only queries for ``digest serve``. An issue's stored HTML still holds the per-recipient
+markers (``Markers``) the sender replaces for each subscriber; the archive replaces them with
+neutral values instead — the unsubscribe link points at the general ``/unsubscribe`` page and
+the greeting names nobody — so the archived copy is the email as sent, minus the recipient.
+The neutral values are the render stage's (``render.NEUTRAL_NAME``, ``neutral_unsubscribe_url``),
+so the archive, ``digest build`` and the preview show the same copy.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sqlite3
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+from digest.render import NEUTRAL_NAME, neutral_unsubscribe_url
+
+#: The only shape of issue id the archive serves (an ISO week key, e.g. ``2026-W48``).
+ISSUE_KEY = re.compile(r"\d{4}-W\d{2}")
+#: Any marker ``Markers.make`` can produce, in case the stored marker list is incomplete.
+_ANY_MARKER = re.compile(r"dgst[0-9a-f]{16}(unsub|name)")
+#: Characters XML 1.0 forbids; a subject carrying one would make the whole feed unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: Issues a feed carries; readers only need the recent ones.
+FEED_LENGTH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedIssue:
+    key: str
+    subject: str
+    preheader: str
+    review_count: int
+    sent: datetime
+
+    def sent_on(self, tz: ZoneInfo) -> str:
+        """The day it went out, in the newsletter's timezone: ``25 Nov 2026``."""
+        local = self.sent.astimezone(tz)
+        return f"{local.day} {local:%b %Y}"
+
+
+def _when(row: sqlite3.Row) -> datetime:
+    """When an issue went out: ``finished_at``, else when it was created, else its period."""
+    for column in ("finished_at", "created_at", "period_end"):
+        value = row[column]
+        if not value:
+            continue
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(0, UTC)
+
+
+def _issue(row: sqlite3.Row) -> ArchivedIssue:
+    return ArchivedIssue(
+        key=row["id"],
+        subject=row["subject"] or row["id"],
+        preheader=row["preheader"],
+        review_count=row["review_count"],
+        sent=_when(row),
+    )
+
+
+_COLUMNS = "id, subject, preheader, review_count, finished_at, created_at, period_end"
+
+
+def sent_issues(conn: sqlite3.Connection, limit: int = 1000) -> list[ArchivedIssue]:
+    """Finished issues, newest first. An issue still going out appears once it is done."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM issues WHERE status = 'done' "  # noqa: S608 (constant columns)
+        "ORDER BY period_start DESC, id DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [_issue(r) for r in rows]
+
+
+def issue_html(conn: sqlite3.Connection, key: str, base_url: str) -> str | None:
+    """The stored email HTML of issue ``key`` with its markers neutralised, or ``None``.
+
+    An issue still ``sending`` is served too: its first recipients already hold the email and
+    may follow its "view in browser" link long before the last message leaves.
+    """
+    if not ISSUE_KEY.fullmatch(key):
+        return None
+    row = conn.execute(
+        "SELECT html, markers FROM issues WHERE id = ? AND status IN ('done', 'sending')", (key,)
+    ).fetchone()
+    if row is None or not row["html"]:
+        return None
+    return neutral_html(row["html"], row["markers"], base_url)
+
+
+def neutral_html(stored: str, markers_json: str, base_url: str) -> str:
+    """Replace every per-recipient marker in an issue's HTML with a value that names nobody.
+
+    ``render.neutral_html`` does this for a ``RenderedDigest``; the archive has only the stored
+    columns, so it repeats the substitution from the markers JSON the ledger wrote.
+    """
+    values = {
+        "unsub": html.escape(neutral_unsubscribe_url(base_url), quote=True),
+        "name": html.escape(NEUTRAL_NAME, quote=True),
+    }
+    try:
+        markers = json.loads(markers_json or "{}")
+    except ValueError:
+        markers = {}
+    if isinstance(markers, dict):
+        for field, kind in (("unsubscribe_url", "unsub"), ("name", "name")):
+            marker = markers.get(field)
+            if isinstance(marker, str) and marker:
+                stored = stored.replace(marker, values[kind])
+    # Belt and braces: a marker the stored list missed must never reach a page.
+    return _ANY_MARKER.sub(lambda m: values[m.group(1)], stored)
+
+
+def rss_feed(issues: list[ArchivedIssue], *, title: str, base_url: str, description: str) -> bytes:
+    """An RSS 2.0 document of ``issues`` (newest first) with absolute links from ``base_url``."""
+
+    def text(s: str) -> str:
+        return _NOT_XML.sub("", s)
+
+    atom = "http://www.w3.org/2005/Atom"
+    ET.register_namespace("atom", atom)
+    rss = ET.Element("rss", version="2.0")
+    channel = ET.SubElement(rss, "channel")
+    ET.SubElement(channel, "title").text = text(title)
+    ET.SubElement(channel, "link").text = f"{base_url}/issues"
+    ET.SubElement(channel, "description").text = text(description)
+    ET.SubElement(
+        channel,
+        f"{{{atom}}}link",
+        href=f"{base_url}/issues/feed.xml",
+        rel="self",
+        type="application/rss+xml",
+    )
+    if issues:
+        ET.SubElement(channel, "lastBuildDate").text = format_datetime(issues[0].sent)
+    for issue in issues[:FEED_LENGTH]:
+        link = f"{base_url}/issues/{issue.key}"
+        item = ET.SubElement(channel, "item")
+        ET.SubElement(item, "title").text = text(issue.subject)
+        ET.SubElement(item, "link").text = link
+        ET.SubElement(item, "guid", isPermaLink="true").text = link
+        ET.SubElement(item, "pubDate").text = format_datetime(issue.sent.astimezone(UTC))
+        count = f"{issue.review_count} review{'s' if issue.review_count != 1 else ''}"
+        summary = f"{issue.preheader} ({count})" if issue.preheader else count
+        ET.SubElement(item, "description").text = text(summary)
+    document: bytes = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
+    return document

@@ -1,0 +1,115 @@
+"""``digest build`` and the preview: collect → select → render, without sending anything.
+
+What comes out is what a real send of the current period would carry — the same selection
+(reviews already in an earlier issue are left out when the state database exists), the same
+render, the same message builder — with neutral stand-ins for each recipient's own values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from digest.collect import Collection, collect
+from digest.config import Config
+from digest.db import connect
+from digest.ledger import sent_review_ids
+from digest.message import MessageTemplate, Recipient
+from digest.models import Period, RenderedDigest
+from digest.period import current_period
+from digest.render import (
+    NEUTRAL_NAME,
+    empty_period_message,
+    neutral_html,
+    neutral_text,
+    render_digest,
+)
+from digest.select import Selected, select_reviews
+
+#: Who the preview message is addressed to: a reserved domain that can never receive mail.
+PREVIEW_ADDRESS = "preview@example.invalid"
+PREVIEW_TOKEN = "preview"  # noqa: S105 — a placeholder unsubscribe token, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """One period's digest as it would go out; ``rendered`` is None when nothing is sent."""
+
+    period: Period
+    collection: Collection
+    selected: Selected
+    rendered: RenderedDigest | None
+
+    @property
+    def nothing_to_send(self) -> str:
+        """The message to show instead of a digest, or "" when there is one."""
+        return "" if self.rendered is not None else empty_period_message(self.period)
+
+
+def already_sent(config: Config) -> frozenset[str]:
+    """Ids of reviews carried by earlier issues; none when there is no state database yet."""
+    if not config.state.exists():
+        return frozenset()
+    conn = connect(config.state, create=False)  # a broken file is a StateError naming it
+    try:
+        return sent_review_ids(conn)
+    finally:
+        conn.close()
+
+
+def build_digest(
+    config: Config,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    collection: Collection | None = None,
+    client: httpx.Client | None = None,
+) -> Built:
+    """Collect (unless ``collection`` is given), select and render the period for ``now``."""
+    period = current_period(config, now, since=since, until=until)
+    if collection is None:
+        collection = collect(config, now=now, client=client)
+    selected = select_reviews(
+        config, collection, period, already_sent=already_sent(config), now=now
+    )
+    rendered = None
+    if selected.reviews or config.newsletter.quiet_week:
+        rendered = render_digest(config, period, selected.reviews, now=now)
+    return Built(period, collection, selected, rendered)
+
+
+def preview_message(config: Config, rendered: RenderedDigest, *, now: datetime) -> bytes:
+    """The complete message a subscriber would get, addressed to a reserved preview address."""
+    template = MessageTemplate(
+        config=config,
+        issue_key=rendered.period.key,
+        subject=rendered.subject,
+        html_body=rendered.html,
+        text_body=rendered.text,
+        markers=rendered.markers,
+        date=now,
+    )
+    return template.render(Recipient(email=PREVIEW_ADDRESS, name=NEUTRAL_NAME, token=PREVIEW_TOKEN))
+
+
+def write_files(
+    config: Config, rendered: RenderedDigest, out: Path, *, now: datetime
+) -> list[Path]:
+    """``digest.html``, ``digest.txt`` and ``digest.eml`` in ``out`` (created if needed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    base = config.newsletter.base_url
+    files = {
+        "digest.html": neutral_html(rendered, base).encode("utf-8"),
+        "digest.txt": neutral_text(rendered, base).encode("utf-8"),
+        "digest.eml": preview_message(config, rendered, now=now),
+    }
+    written = []
+    for name, data in files.items():
+        path = out / name
+        path.write_bytes(data)
+        written.append(path)
+    return written

@@ -1,0 +1,167 @@
+"""Collect: run every configured source and gather what they found.
+
+Each source runs on its own: a ``DigestError`` from one (a missing folder, a refused fetch) or
+even an unexpected exception (a bug, a library surprise) becomes a ``Problem`` carrying that
+source's label, and the other sources still run. Nothing here decides what goes in an issue;
+that is ``digest.select``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from digest.config import Config
+from digest.errors import DigestError, SourceError
+from digest.models import Problem, Review, Skipped
+from digest.sources import REGISTRY
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How one source fared: ``error`` is set when it failed as a whole."""
+
+    label: str
+    type: str
+    reviews: int = 0
+    problems: int = 0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """Everything the sources returned, before selection."""
+
+    reviews: tuple[Review, ...]
+    problems: tuple[Problem, ...]
+    skipped: tuple[Skipped, ...]
+    sources: tuple[SourceHealth, ...] = ()
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.sources) and not any(s.ok for s in self.sources)
+
+
+def collect(
+    config: Config,
+    *,
+    now: datetime,
+    client: httpx.Client | None = None,
+    conn: sqlite3.Connection | None = None,
+) -> Collection:
+    """Run every source in ``config.sources``, in order, and gather the results.
+
+    ``client`` is shared by the network sources; when none is given, one is made from the
+    ``http:`` limits and closed afterwards. ``conn`` (the state database) lets feeds remember
+    ETag / Last-Modified between runs; without it every fetch is unconditional.
+    """
+    if client is not None:
+        return _collect_all(config, now=now, client=client, conn=conn)
+    from digest.sources.http import make_client  # the network stage's module, on first use
+
+    with make_client(config.http) as own_client:
+        return _collect_all(config, now=now, client=own_client, conn=conn)
+
+
+def _collect_all(
+    config: Config, *, now: datetime, client: httpx.Client, conn: sqlite3.Connection | None
+) -> Collection:
+    reviews: list[Review] = []
+    problems: list[Problem] = []
+    skipped: list[Skipped] = []
+    health: list[SourceHealth] = []
+    for entry in config.sources:
+        label = entry.label
+        try:
+            source = REGISTRY[entry.type](entry, settings=config, client=client, conn=conn)
+            result = source.collect(now=now)
+        except DigestError as e:
+            message = _without_prefix(e, label)
+            problems.append(Problem(label, message))
+            health.append(SourceHealth(label, entry.type, error=message))
+            continue
+        except Exception as e:  # one source's bug must not cost the others their reviews
+            log.debug("source %s failed unexpectedly", label, exc_info=True)
+            message = (
+                f"unexpected error ({type(e).__name__}: {e}); the source was skipped — "
+                "please report this as a bug in digest"
+            )
+            problems.append(Problem(label, message))
+            health.append(SourceHealth(label, entry.type, error=message))
+            continue
+        reviews.extend(result.reviews)
+        problems.extend(result.problems)
+        skipped.extend(result.skipped)
+        health.append(
+            SourceHealth(
+                label, entry.type, reviews=len(result.reviews), problems=len(result.problems)
+            )
+        )
+    return Collection(
+        reviews=tuple(reviews),
+        problems=tuple(problems),
+        skipped=tuple(skipped),
+        sources=tuple(health),
+    )
+
+
+def check_config(config: Config) -> None:
+    """What ``digest check`` verifies beyond loading: secrets the config names are set."""
+    if config.smtp is not None:
+        config.smtp.password(str(config.path))
+
+
+def _without_prefix(error: DigestError, label: str) -> str:
+    """The message without a leading ``source <label>:``, which the report shows already."""
+    message = str(error)
+    prefix = f"source {label}: "
+    if isinstance(error, SourceError) and message.startswith(prefix):
+        return message[len(prefix) :]
+    return message
+
+
+# ---------------------------------------------------------------------------------------------
+# For scripts: a review as plain JSON-ready data (``digest sources --json``)
+# ---------------------------------------------------------------------------------------------
+
+
+def review_record(review: Review) -> dict[str, Any]:
+    """One review as JSON-ready data; every key is always present (``null`` when unknown)."""
+    facts = review.facts
+    image = review.image
+    return {
+        "id": review.id,
+        "title": review.title,
+        "url": review.link,
+        "published": review.published.isoformat(),
+        "author": review.author or None,
+        "overview": review.overview or None,
+        "facts": None
+        if facts is None
+        else {
+            "raw": facts.raw,
+            "network": facts.network,
+            "year": facts.year,
+            "certificate": facts.certificate,
+            "runtime": facts.runtime,
+        },
+        "sections": [{"heading": s.heading, "text": s.text} for s in review.sections],
+        "verdict": review.verdict or None,
+        "grade": review.grade.letter if review.grade else None,
+        "grade_raw": review.grade.raw if review.grade else None,
+        "image": None
+        if image is None
+        else {"url": image.url, "alt": image.alt or None, "credit": image.credit or None},
+        "source": review.source,
+    }

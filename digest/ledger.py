@@ -1,0 +1,382 @@
+"""The ledger: what each issue is, and where each (issue, subscriber) copy stands.
+
+Every delivery row moves ``pending → sending → sent | deferred | failed | unknown | skipped``
+and each move is committed before the next step: the row is claimed (``sending``) *before* the
+message leaves and its outcome recorded *after*. A claim is an ``UPDATE … WHERE status =
+'pending'`` whose row count is checked, so two senders can never both own a row.
+
+The sender's connection uses ``synchronous = NORMAL``: in WAL mode a commit then survives the
+process being killed (the data is in the WAL, in the OS page cache) and skips one ``fsync`` per
+message. A power cut may roll back the last moments of the ledger; a rolled-back row only ever
+moves *backwards* (``sent`` → ``sending`` → ``pending``), so it is sent again with the same
+Message-ID — never lost.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.db import transaction
+from digest.models import Markers, Period, RenderedDigest
+
+#: Delivery states that are final: a row in one of these is never sent again automatically.
+FINAL = ("sent", "failed", "unknown", "skipped")
+#: Every state, in the order ``digest history`` shows them.
+STATES = ("sent", "deferred", "failed", "unknown", "skipped", "pending", "sending")
+
+
+def _stamp(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIssue:
+    """An issue as the ledger keeps it: enough to resume sending without re-rendering."""
+
+    key: str
+    status: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    markers: Markers
+    review_count: int
+    note: str
+    created_at: str
+    finished_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One delivery row this sender now owns (status ``sending``)."""
+
+    subscriber_id: int
+    email: str
+    name: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one copy. ``bounced`` marks the subscriber as never to be mailed again."""
+
+    subscriber_id: int
+    status: str  # sent | deferred | failed | unknown | skipped | pending (released unsent)
+    reason: str = ""
+    message_id: str = ""
+    bounced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IssueSummary:
+    key: str
+    status: str
+    subject: str
+    review_count: int
+    created_at: str
+    finished_at: str | None
+    note: str
+    counts: dict[str, int]
+
+
+def tune_for_sending(conn: sqlite3.Connection) -> None:
+    """One ``fsync`` fewer per ledger write; see the module docstring for why that is safe."""
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def get_issue(conn: sqlite3.Connection, key: str) -> StoredIssue | None:
+    row = conn.execute("SELECT * FROM issues WHERE id = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    try:
+        raw = json.loads(row["markers"] or "{}")
+        markers = Markers(unsubscribe_url=raw["unsubscribe_url"], name=raw["name"])
+    except (ValueError, KeyError, TypeError):
+        markers = Markers.make()  # an empty issue has no markers; nothing will be sent
+    return StoredIssue(
+        key=row["id"],
+        status=row["status"],
+        subject=row["subject"],
+        preheader=row["preheader"],
+        html=row["html"],
+        text=row["text"],
+        markers=markers,
+        review_count=row["review_count"],
+        note=row["note"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def sent_review_ids(conn: sqlite3.Connection) -> frozenset[str]:
+    """Every review already carried by an issue: selection leaves these out."""
+    return frozenset(r[0] for r in conn.execute("SELECT review_id FROM issue_reviews"))
+
+
+def active_count(conn: sqlite3.Connection) -> int:
+    return int(
+        conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
+    )
+
+
+def record_issue(
+    conn: sqlite3.Connection, rendered: RenderedDigest, *, now: datetime, path: Path | str
+) -> int:
+    """Record the issue, one ``pending`` row per active subscriber and its reviews — in ONE
+    transaction, so a failure leaves nothing behind (and nothing is sent). Returns recipients.
+    """
+    stamp = _stamp(now)
+    markers = json.dumps({"unsubscribe_url": rendered.markers.unsubscribe_url,
+                          "name": rendered.markers.name})  # fmt: skip
+    with transaction(conn, path):
+        conn.execute(
+            """INSERT INTO issues (id, period_start, period_end, status, subject, preheader,
+                                   markers, html, text, review_count, created_at)
+               VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                rendered.period.key,
+                rendered.period.start.isoformat(),
+                rendered.period.end.isoformat(),
+                rendered.subject,
+                rendered.preheader,
+                markers,
+                rendered.html,
+                rendered.text,
+                len(rendered.reviews),
+                stamp,
+            ),
+        )
+        # INSERT … SELECT: the list never passes through Python, whatever its size.
+        cur = conn.execute(
+            """INSERT INTO deliveries (issue_id, subscriber_id, email, status, updated_at)
+               SELECT ?, id, email, 'pending', ? FROM subscribers WHERE status = 'active'
+               ORDER BY id""",
+            (rendered.period.key, stamp),
+        )
+        recipients = cur.rowcount
+        conn.executemany(
+            "INSERT OR IGNORE INTO issue_reviews (review_id, issue_id, title) VALUES (?, ?, ?)",
+            [(r.id, rendered.period.key, r.title) for r in rendered.reviews],
+        )
+    return recipients
+
+
+def record_empty(
+    conn: sqlite3.Connection, period: Period, note: str, *, now: datetime, path: Path | str
+) -> None:
+    """An issue with nothing to send: recorded so the period is never built twice."""
+    with transaction(conn, path):
+        conn.execute(
+            """INSERT INTO issues (id, period_start, period_end, status, note, created_at,
+                                   finished_at)
+               VALUES (?, ?, ?, 'empty', ?, ?, ?)""",
+            (period.key, period.start.isoformat(), period.end.isoformat(), note,
+             _stamp(now), _stamp(now)),
+        )  # fmt: skip
+
+
+def prepare_resume(conn: sqlite3.Connection, key: str, *, path: Path | str) -> int:
+    """Make an issue's leftover rows sendable again; call only while holding the send lock.
+
+    ``deferred`` rows get their next try. ``sending`` rows were left by a sender that died
+    between claiming and recording: whether that copy left is unknowable, so it goes again with
+    the same Message-ID (receivers, and our sink in the tests, treat equal Message-IDs as one
+    message). Returns how many rows were left ``sending``.
+    """
+    with transaction(conn, path):
+        cur = conn.execute(
+            """UPDATE deliveries SET status = 'pending',
+                   last_error = 'interrupted; sent again with the same Message-ID'
+               WHERE issue_id = ? AND status = 'sending'""",
+            (key,),
+        )
+        interrupted = cur.rowcount
+        conn.execute(
+            "UPDATE deliveries SET status = 'pending' WHERE issue_id = ? AND status = 'deferred'",
+            (key,),
+        )
+    return interrupted
+
+
+def reopen_unknown(conn: sqlite3.Connection, key: str, *, path: Path | str) -> int:
+    """On request only: make ``unknown`` copies pending again (same Message-ID on re-send)."""
+    with transaction(conn, path):
+        cur = conn.execute(
+            """UPDATE deliveries SET status = 'pending',
+                   last_error = 'was unknown; sent again on request with the same Message-ID'
+               WHERE issue_id = ? AND status = 'unknown'""",
+            (key,),
+        )
+        if cur.rowcount:
+            conn.execute(
+                "UPDATE issues SET status = 'sending', finished_at = NULL WHERE id = ?", (key,)
+            )
+    return cur.rowcount
+
+
+def claim(
+    conn: sqlite3.Connection, key: str, limit: int, *, path: Path | str
+) -> tuple[list[Claimed], list[Outcome]]:
+    """Claim up to ``limit`` pending rows (→ ``sending``) for this sender.
+
+    Rows whose subscriber is no longer active (unsubscribed or bounced since the issue started)
+    are marked ``skipped`` instead and returned as outcomes.
+    """
+    claimed: list[Claimed] = []
+    skipped: list[Outcome] = []
+    stamp = _stamp()
+    with transaction(conn, path):
+        rows = conn.execute(
+            """SELECT d.subscriber_id, s.email, s.name, s.token, s.status
+               FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+               WHERE d.issue_id = ? AND d.status = 'pending' LIMIT ?""",
+            (key, limit),
+        ).fetchall()
+        for row in rows:
+            active = row["status"] == "active"
+            cur = conn.execute(
+                """UPDATE deliveries SET status = ?, updated_at = ?,
+                       attempts = attempts + ?, last_error = ?
+                   WHERE issue_id = ? AND subscriber_id = ? AND status = 'pending'""",
+                (
+                    "sending" if active else "skipped",
+                    stamp,
+                    1 if active else 0,
+                    "" if active else f"subscriber is {row['status']}",
+                    key,
+                    row["subscriber_id"],
+                ),
+            )
+            if cur.rowcount != 1:
+                continue  # another sender got it first
+            if active:
+                claimed.append(
+                    Claimed(row["subscriber_id"], row["email"], row["name"], row["token"])
+                )
+            else:
+                skipped.append(
+                    Outcome(row["subscriber_id"], "skipped", f"subscriber is {row['status']}")
+                )
+    return claimed, skipped
+
+
+def subscriber_status(conn: sqlite3.Connection, subscriber_id: int) -> str:
+    """The subscriber's status right now (checked just before each message leaves)."""
+    row = conn.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+    return str(row[0]) if row else "removed"
+
+
+def record_outcomes(
+    conn: sqlite3.Connection, key: str, outcomes: Iterable[Outcome], *, path: Path | str
+) -> None:
+    """Record what happened to each copy, in one transaction."""
+    stamp = _stamp()
+    with transaction(conn, path):
+        for o in outcomes:
+            conn.execute(
+                """UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?,
+                       message_id = CASE WHEN ? != '' THEN ? ELSE message_id END
+                   WHERE issue_id = ? AND subscriber_id = ?""",
+                (o.status, o.reason[:500], stamp, o.message_id, o.message_id, key,
+                 o.subscriber_id),
+            )  # fmt: skip
+            if o.bounced:
+                conn.execute(
+                    """UPDATE subscribers SET status = 'bounced', updated_at = ?
+                       WHERE id = ? AND status = 'active'""",
+                    (stamp, o.subscriber_id),
+                )
+
+
+def counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
+    found = dict.fromkeys(STATES, 0)
+    for row in conn.execute(
+        "SELECT status, count(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (key,)
+    ):
+        found[row[0]] = row[1]
+    return found
+
+
+def finish_if_complete(
+    conn: sqlite3.Connection, key: str, *, now: datetime, path: Path | str
+) -> bool:
+    """Mark the issue ``done`` once no row is pending, sending or deferred."""
+    with transaction(conn, path):
+        cur = conn.execute(
+            """UPDATE issues SET status = 'done', finished_at = ?
+               WHERE id = ? AND status = 'sending' AND NOT EXISTS (
+                   SELECT 1 FROM deliveries WHERE issue_id = ?
+                   AND status IN ('pending', 'sending', 'deferred'))""",
+            (_stamp(now), key, key),
+        )
+    return cur.rowcount == 1
+
+
+def history(conn: sqlite3.Connection, limit: int = 50) -> list[IssueSummary]:
+    """Issues, newest first, with their delivery counts."""
+    issues = conn.execute(
+        """SELECT id, status, subject, review_count, created_at, finished_at, note
+           FROM issues ORDER BY created_at DESC, id DESC LIMIT ?""",
+        (limit,),
+    ).fetchall()
+    return [
+        IssueSummary(
+            key=r["id"],
+            status=r["status"],
+            subject=r["subject"],
+            review_count=r["review_count"],
+            created_at=r["created_at"],
+            finished_at=r["finished_at"],
+            note=r["note"],
+            counts=counts(conn, r["id"]),
+        )
+        for r in issues
+    ]
+
+
+def recipients(conn: sqlite3.Connection, key: str | None) -> Iterable[sqlite3.Row]:
+    """Who a send would reach: the issue's unsent rows, or every active subscriber if no issue.
+
+    Streams from SQLite, for ``digest send --dry-run``.
+    """
+    if key is None:
+        return conn.execute(
+            "SELECT id, email, name, 'pending' AS status FROM subscribers "
+            "WHERE status = 'active' ORDER BY id"
+        )
+    return conn.execute(
+        """SELECT s.id, s.email, s.name, d.status FROM deliveries d
+           JOIN subscribers s ON s.id = d.subscriber_id
+           WHERE d.issue_id = ? AND d.status IN ('pending', 'sending', 'deferred')
+             AND s.status = 'active' ORDER BY s.id""",
+        (key,),
+    )
+
+
+def start_run(conn: sqlite3.Connection, trigger: str, *, now: datetime, path: Path | str) -> int:
+    with transaction(conn, path):
+        cur = conn.execute(
+            "INSERT INTO runs (trigger, started_at) VALUES (?, ?)", (trigger, _stamp(now))
+        )
+    return int(cur.lastrowid or 0)
+
+
+def finish_run(
+    conn: sqlite3.Connection,
+    run_id: int,
+    *,
+    issue_id: str | None,
+    outcome: str,
+    detail: str,
+    path: Path | str,
+) -> None:
+    with transaction(conn, path):
+        conn.execute(
+            "UPDATE runs SET issue_id = ?, finished_at = ?, outcome = ?, detail = ? WHERE id = ?",
+            (issue_id, _stamp(), outcome, detail[:1000], run_id),
+        )

@@ -1,0 +1,83 @@
+"""One runner at a time: a lock file next to the state database.
+
+``digest schedule`` holds it for as long as it runs and ``digest run`` for one run, so two
+schedulers started by mistake, or a manual run beside the scheduler, never build an issue side
+by side. The lock is an ``flock`` taken through ``filelock``: the kernel drops it when the
+holding process exits for any reason (``kill -9`` included), so a crash never leaves it held.
+
+The lock is the first guard, not the only one: a manual ``digest send`` works on the same
+ledger, which claims each delivery row atomically, so it can never send a copy twice either.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from digest.config import Config
+from digest.errors import StateError
+
+#: How long a second runner waits for the lock before giving up with a clear message.
+DEFAULT_WAIT = 3.0
+
+
+class RunnerBusy(StateError):
+    """Another digest process holds the runner lock."""
+
+    def __init__(self, path: Path, pid: int | None):
+        self.path = str(path)
+        self.pid = pid
+        holder = f"pid {pid}" if pid else "pid unknown"
+        Exception.__init__(
+            self,
+            f"another digest is running ({holder}, lock file {path}); wait for it to finish, "
+            "or stop it first (a crashed process never leaves the lock held)",
+        )
+
+
+def lock_path(config: Config) -> Path:
+    """``state/digest.sqlite3`` → ``state/digest.sqlite3.lock``."""
+    return config.state.with_name(config.state.name + ".lock")
+
+
+def holder_pid(path: Path) -> int | None:
+    """The pid the current holder wrote into the lock file, if readable."""
+    try:
+        return int(path.read_text(encoding="ascii").strip() or "0") or None
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def runner_lock(config: Config, *, wait: float = DEFAULT_WAIT) -> Iterator[Path]:
+    """Hold the runner lock for the ``with`` block, or raise ``RunnerBusy`` after ``wait`` s."""
+    path = lock_path(config)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StateError(str(path.parent), f"can't create the state folder ({e.strerror})") from e
+    # thread_local=False: the scheduler takes the lock in its main thread while runs happen
+    # in a worker thread; the hold belongs to the process, not to a thread.
+    lock = FileLock(path, timeout=wait, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunnerBusy(path, holder_pid(path)) from None
+    except OSError as e:
+        raise StateError(str(path), f"can't take the runner lock ({e.strerror})") from e
+    try:
+        # Written after taking the lock, for the message a second runner shows; the lock
+        # itself is the flock, never this text.
+        try:
+            with open(path, "r+", encoding="ascii") as f:
+                f.truncate(0)
+                f.write(f"{os.getpid()}\n")
+        except OSError:
+            pass  # the pid is only a courtesy in the message
+        yield path
+    finally:
+        lock.release()

@@ -1,0 +1,243 @@
+"""Compile MJML to final email HTML in a child process that may crash without harm.
+
+mjml-python is a native library: a pathological document can kill the process it runs in with
+no Python exception. So the compiler (MJML, then premailer) runs in a separate Python process,
+started once per ``render_digest`` call and fed one JSON line per document. If the child dies,
+hangs or reports an error, the caller gets a ``RenderError`` and carries on.
+
+The child also has no network: sockets are refused and cssutils' URL fetcher (which premailer
+would use for ``@import``, including ``file://``) is replaced by one that refuses, so neither a
+template nor a feed can make rendering fetch anything.
+
+Run as ``python -m digest.mjml_worker``; the parent side is ``Compiler``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO, Any
+
+from digest.errors import RenderError
+
+#: How to start the child; a seam for tests, which substitute a child that crashes.
+WORKER_ARGV: tuple[str, ...] = (sys.executable, "-m", "digest.mjml_worker")
+#: Longest a single document may take to compile before the child is killed.
+COMPILE_TIMEOUT = 120.0
+
+_DOCTYPE = "<!doctype html>"
+_STYLE_TAG = re.compile(r"<style(?=[\s>])", re.IGNORECASE)
+_IMPORT_RULE = re.compile(r"@import\b[^;]*;?", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled document and how long each stage took in the child."""
+
+    html: str
+    mjml_seconds: float
+    premailer_seconds: float
+
+
+class Compiler:
+    """One child process for the duration of a ``with`` block; ``compile`` may be called often."""
+
+    def __init__(self, argv: tuple[str, ...] | None = None, timeout: float = COMPILE_TIMEOUT):
+        # Read at start-up, not import time, so a test can substitute a crashing child.
+        self._argv = argv or WORKER_ARGV
+        self._timeout = timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+
+    def __enter__(self) -> Compiler:
+        # stderr goes to a file, not a pipe: a chatty child can never block on a full pipe.
+        self._stderr = tempfile.TemporaryFile()
+        try:
+            self._proc = subprocess.Popen(
+                self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
+            )
+        except OSError as e:
+            raise RenderError(f"could not start the MJML compiler ({e})") from e
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        proc = self._proc
+        if proc is not None:
+            if proc.stdin and not proc.stdin.closed:
+                with contextlib.suppress(OSError):  # the child may already be gone
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise RuntimeError("the compiler is not running")
+        return self._proc.pid
+
+    def compile(self, mjml: str, inline_css: str = "") -> Compiled:
+        """The final HTML for one MJML document, or ``RenderError`` saying what went wrong."""
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.stdout is None:
+            raise RuntimeError("Compiler.compile() called outside its with block")
+        request = json.dumps({"mjml": mjml, "inline_css": inline_css}).encode() + b"\n"
+        deadline = time.monotonic() + self._timeout
+        self._write_all(proc, proc.stdin.fileno(), request, deadline)
+        line = self._read_line(proc, proc.stdout.fileno(), deadline)
+        reply: dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise RenderError(f"the MJML compiler rejected the document: {reply['error']}")
+        return Compiled(reply["html"], reply["mjml_seconds"], reply["premailer_seconds"])
+
+    def _stop(self, proc: subprocess.Popen[bytes]) -> RenderError:
+        proc.kill()
+        proc.wait()
+        return RenderError(
+            f"the MJML compiler took longer than {self._timeout:.0f}s and was stopped"
+        )
+
+    def _write_all(
+        self, proc: subprocess.Popen[bytes], fd: int, data: bytes, deadline: float
+    ) -> None:
+        # Non-blocking, so a child that stops reading can't hang us past the deadline.
+        os.set_blocking(fd, False)
+        view = memoryview(data)
+        while view:
+            _, ready, _ = select.select([], [fd], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                raise self._stop(proc)
+            try:
+                view = view[os.write(fd, view[: 1 << 16]) :]
+            except BlockingIOError:
+                continue
+            except OSError:  # the child is gone (broken pipe)
+                raise self._died() from None
+
+    def _read_line(self, proc: subprocess.Popen[bytes], fd: int, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                raise self._stop(proc)
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise self._died()
+            chunks.append(chunk)
+            if chunk.endswith(b"\n"):
+                return b"".join(chunks)
+
+    def _died(self) -> RenderError:
+        assert self._proc is not None and self._stderr is not None
+        code = self._proc.wait()
+        if code < 0:
+            try:
+                how = f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with status {code}"
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-500:].decode("utf-8", "replace").strip()
+        detail = f": {tail.splitlines()[-1]}" if tail else ""
+        return RenderError(
+            f"the MJML compiler crashed ({how}){detail}; nothing was sent — check the "
+            "templates and the newest reviews, then run `digest build` to reproduce"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The child
+# ---------------------------------------------------------------------------------------------
+
+
+def _refuse(*args: object, **kwargs: object) -> Any:
+    raise OSError("network access is disabled while rendering")
+
+
+def _forbid_network() -> None:
+    """Make any fetch in this process fail: sockets, and cssutils' urllib/file fetcher."""
+    import socket
+
+    import cssutils.util
+
+    socket.socket.connect = _refuse  # type: ignore[method-assign]
+    socket.socket.connect_ex = _refuse  # type: ignore[method-assign]
+    socket.create_connection = _refuse
+    socket.getaddrinfo = _refuse
+    cssutils.util._defaultFetcher = _refuse
+
+
+def compile_document(mjml_text: str, inline_css: str) -> dict[str, Any]:
+    """MJML → HTML → premailer, configured so nothing is fetched, dropped or stripped."""
+    import logging
+
+    import mjml
+    import premailer
+
+    started = time.perf_counter()
+    # fonts={} keeps MJML from adding Google Fonts <link>s and @imports.
+    html = mjml.mjml2html(mjml_text, fonts={}, disable_comments=False)
+    compiled = time.perf_counter()
+    # MJML's own <style> blocks (responsive @media rules with !important, Outlook fixes) must
+    # reach the client untouched: premailer skips and keeps any tag marked "ignore". Only the
+    # template's <mj-style inline="inline"> CSS, handed over as css_text, is inlined.
+    html = _STYLE_TAG.sub('<style data-premailer="ignore"', html)
+    inliner = premailer.Premailer(
+        html=html,
+        base_url=None,
+        allow_network=False,
+        allow_loading_external_files=False,
+        external_styles=None,
+        css_text=[_IMPORT_RULE.sub("", inline_css)] if inline_css.strip() else None,
+        keep_style_tags=True,
+        strip_important=False,
+        remove_classes=False,
+        disable_validation=True,
+        disable_link_rewrites=True,
+        exclude_pseudoclasses=True,
+        cssutils_logging_level=logging.CRITICAL,
+    )
+    html = inliner.transform(pretty_print=False)
+    # lxml only keeps a doctype written in upper case; MJML writes "<!doctype html>".
+    if html.lstrip()[:9].lower() != "<!doctype":
+        html = f"{_DOCTYPE}\n{html}"
+    done = time.perf_counter()
+    return {"html": html, "mjml_seconds": compiled - started, "premailer_seconds": done - compiled}
+
+
+def main() -> None:
+    _forbid_network()
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        try:
+            reply = compile_document(request["mjml"], request["inline_css"])
+        except Exception as e:  # reported to the parent as a RenderError
+            reply = {"error": f"{type(e).__name__}: {e}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,388 @@
+"""Render one issue: Jinja2 → MJML → mjml-python → premailer, plus a plain-text part.
+
+The digest is rendered once per issue; ``html`` and ``text`` hold ``Markers`` where each
+recipient's own values go, and the sender fills them in by plain substitution.
+
+Trust: templates (bundled, or the publication's own folder named by ``templates:``) are code;
+everything from a review is data. Templates see only plain strings built by ``_card`` (control
+characters and marker look-alikes removed, lengths capped), autoescaping is on for every
+template except ``*.txt.j2``, and they run in Jinja's sandbox with ``StrictUndefined`` so a typo
+is an error instead of a silent blank.
+
+Gmail clips a message whose HTML passes about 102 KB, hiding the footer and its unsubscribe
+link. We warn past 90 KB and, past ``TRIM_AT``, drop reviews from the end of the list (they are
+linked as "N more reviews on the site") until the HTML fits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html as html_lib
+import math
+import re
+import textwrap
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from digest.config import Config
+from digest.errors import RenderError
+from digest.lint import lint
+from digest.mjml_worker import Compiler
+from digest.models import Markers, Period, RenderedDigest, Review
+
+#: Trim the review list when the final HTML would pass this many bytes (Gmail clips ~102 KB
+#: and the sender's unsubscribe URLs add a little).
+TRIM_AT = 100_000
+#: Caps on what one card shows, so one absurd review can't fill the message.
+MAX_TITLE = 200
+MAX_OVERVIEW = 600
+MAX_SHORT = 200
+
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_NOUNS = {1: "day", 7: "week", 14: "fortnight", 28: "month", 30: "month", 31: "month"}
+#: Control characters, line/paragraph separators, bidi overrides (which can make text read
+#: differently from what it is) and BOMs: never wanted in a title or an overview.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_MARKER_LIKE = re.compile(r"dgst[0-9a-f]{16}(?:unsub|name)", re.IGNORECASE)
+_INLINE_STYLE = re.compile(r'<mj-style\s+inline="inline"\s*>(.*?)</mj-style>', re.S | re.I)
+
+
+# ---------------------------------------------------------------------------------------------
+# What templates see
+# ---------------------------------------------------------------------------------------------
+
+
+def clean(text: str, limit: int | None = None) -> str:
+    """Feed text made safe to place anywhere: no control characters, no marker look-alikes."""
+    text = _MARKER_LIKE.sub("", _CONTROL.sub(" ", text))
+    if limit is not None and len(text) > limit:
+        cut = text[:limit]
+        if " " in cut[limit // 2 :]:  # end on a word boundary when there is one nearby
+            cut = cut.rsplit(" ", 1)[0]
+        text = cut.rstrip(" ,;:.-") + "…"
+    return text
+
+
+def _card(review: Review) -> dict[str, Any]:
+    image = review.image
+    https_image = image is not None and image.url.lower().startswith("https://")
+    return {
+        "id": review.id,
+        "title": clean(review.title, MAX_TITLE),
+        "link": review.link or "",
+        "author": clean(review.author, MAX_SHORT),
+        "overview": clean(review.overview, MAX_OVERVIEW),
+        "facts": clean(review.facts.raw, MAX_SHORT) if review.facts else "",
+        "grade": review.grade.letter if review.grade else "",
+        "band": review.grade.band if review.grade else "",
+        "image": {
+            "url": image.url,
+            "alt": clean(image.alt or f"Still from {review.title}", MAX_SHORT),
+            "credit": clean(image.credit, MAX_SHORT),
+            "width": image.width,
+            "height": image.height,
+        }
+        if image is not None and https_image
+        else None,
+    }
+
+
+def period_label(period: Period, tz: ZoneInfo) -> str:
+    """``17–23 November 2026`` for the half-open span, in the newsletter's timezone."""
+    first = period.start.astimezone(tz).date()
+    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
+
+    def day_month(d: Any) -> str:
+        return f"{d.day} {_MONTHS[d.month - 1]}"
+
+    if first == last:
+        return f"{day_month(first)} {first.year}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{day_month(last)} {last.year}"
+    if first.year == last.year:
+        return f"{day_month(first)} – {day_month(last)} {last.year}"
+    return f"{day_month(first)} {first.year} – {day_month(last)} {last.year}"
+
+
+def pick_of(reviews: Sequence[Review]) -> Review | None:
+    """The best-graded review; the first in list order wins a tie."""
+    graded = [r for r in reviews if r.grade is not None]
+    return max(graded, key=lambda r: r.grade.rank if r.grade else -1) if graded else None
+
+
+def _context(
+    config: Config,
+    period: Period,
+    reviews: Sequence[Review],
+    markers: Markers,
+    more: int,
+    now: datetime,
+) -> dict[str, Any]:
+    news = config.newsletter
+    today = now.astimezone(news.tz).date()
+    pick = pick_of(reviews)
+    cards = [_card(r) for r in reviews]
+    if pick is not None:  # the pick leads the list, the others keep their order
+        at = reviews.index(pick)
+        cards.insert(0, cards.pop(at))
+    return {
+        "newsletter": {
+            "title": clean(news.title),
+            "base_url": news.base_url,
+            "postal_address": clean(news.postal_address),
+        },
+        "period": {"key": period.key, "label": period_label(period, news.tz)},
+        "period_noun": _NOUNS.get(config.selection.days, "issue"),
+        "today": f"{today.day} {_MONTHS[today.month - 1]} {today.year}",
+        "reviews": cards,
+        "pick": cards[0] if pick is not None else None,
+        "more": {"count": more, "url": news.base_url},
+        "archive_url": f"{news.base_url}/issues/{period.key}",
+        "unsubscribe_url": markers.unsubscribe_url,
+        "name": markers.name,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Jinja
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_html_template(name: str | None) -> bool:
+    # select_autoescape() only knows .html/.xml; MJML templates need escaping just as much.
+    return name is None or not name.endswith((".txt.j2", ".txt"))
+
+
+def _wrap(text: str, width: int = 72, indent: str = "") -> str:
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def environment(config: Config) -> SandboxedEnvironment:
+    """Templates from the publication's folder first, then the bundled ones."""
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([str(p) for p in config.template_dirs]),
+        autoescape=_is_html_template,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = _wrap
+    return env
+
+
+def _text_environment() -> SandboxedEnvironment:
+    """For the subject and preheader strings from config: plain text, never HTML-escaped."""
+    return SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
+
+
+def _render_template(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateNotFound as e:
+        where = ", ".join(str(p) for p in env.loader.searchpath) if env.loader else "?"  # type: ignore[attr-defined]
+        raise RenderError(f"template {e.name} not found in {where}") from e
+    except jinja2.TemplateSyntaxError as e:
+        raise RenderError(
+            f"{e.filename or name}:{e.lineno}: template syntax error: {e.message}"
+        ) from e
+    except jinja2.TemplateError as e:
+        raise RenderError(f"{name}: {e}; check the template against the README's variables") from e
+
+
+def _one_line_template(source: str, key: str, context: Mapping[str, Any]) -> str:
+    try:
+        rendered = _text_environment().from_string(source).render(context)
+    except jinja2.TemplateError as e:
+        raise RenderError(f"config newsletter.{key}: {e}; fix the template in config.yaml") from e
+    return " ".join(clean(rendered).split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------
+
+Timings = dict[str, float]
+
+
+def _render_once(
+    config: Config,
+    period: Period,
+    reviews: Sequence[Review],
+    markers: Markers,
+    more: int,
+    now: datetime,
+    env: SandboxedEnvironment,
+    compiler: Compiler,
+    timings: Timings,
+) -> tuple[str, str, str, str]:
+    """(subject, preheader, html, text) for exactly these reviews."""
+    context = _context(config, period, reviews, markers, more, now)
+    started = time.perf_counter()
+    subject = _one_line_template(config.newsletter.subject, "subject", context) or clean(
+        config.newsletter.title
+    )
+    preheader = _one_line_template(config.newsletter.preheader, "preheader", context)
+    context.update(subject=subject, preheader=preheader)
+    stem = "digest" if reviews else "quiet"
+    mjml = _render_template(env, f"{stem}.mjml.j2", context)
+    inline_css = "\n".join(_INLINE_STYLE.findall(mjml))
+    mjml = _INLINE_STYLE.sub("", mjml)
+    jinja_done = time.perf_counter()
+    compiled = compiler.compile(mjml, inline_css)
+    text_started = time.perf_counter()
+    text = _render_template(env, f"{stem}.txt.j2", context)
+    text = "\n".join(line.rstrip() for line in _CONTROL.sub("", text).splitlines()).strip() + "\n"
+    done = time.perf_counter()
+    for stage, seconds in (
+        ("jinja", jinja_done - started),
+        ("mjml", compiled.mjml_seconds),
+        ("premailer", compiled.premailer_seconds),
+        ("text", done - text_started),
+    ):
+        timings[stage] = timings.get(stage, 0.0) + seconds
+    return subject, preheader, compiled.html, text
+
+
+def _size(html: str) -> int:
+    return len(html.encode("utf-8"))
+
+
+def _fitting_count(tries: list[tuple[int, int]]) -> int:
+    """How many cards should fit under ``TRIM_AT``, from the (count, size) of earlier tries.
+
+    The first guess charges every byte to the cards (too few dropped, never too many); later
+    guesses use the measured size per card between the last two tries.
+    """
+    count, size = tries[-1]
+    if len(tries) > 1 and tries[-2][0] > count:
+        per_card = (tries[-2][1] - size) / (tries[-2][0] - count)
+    else:
+        per_card = size / count
+    drop = math.ceil((size - TRIM_AT) / max(per_card, 1.0))
+    return max(1, min(count - 1, count - drop))
+
+
+def render_digest(
+    config: Config,
+    period: Period,
+    reviews: Sequence[Review],
+    *,
+    now: datetime,
+    timings: Timings | None = None,
+) -> RenderedDigest:
+    """Render the issue for ``period``; with no reviews, the short quiet-week note.
+
+    ``now`` is when the issue is rendered (``today`` in templates). Whether an empty
+    period is sent at all is the caller's decision (``newsletter.quiet_week``).
+    ``timings``, when given, receives seconds per stage (jinja, mjml, premailer, text).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    timings = {} if timings is None else timings
+    markers = Markers.make()
+    # The pick goes first so that trimming, which cuts from the end, never drops it.
+    pick = pick_of(reviews)
+    included = [pick, *(r for r in reviews if r is not pick)] if pick else list(reviews)
+    notes: list[str] = []
+    env = environment(config)
+    with Compiler() as compiler:
+        subject, preheader, html, text = _render_once(
+            config, period, included, markers, 0, now, env, compiler, timings
+        )
+        tries = [(len(included), _size(html))]
+        while tries[-1][1] > TRIM_AT and len(included) > 1:
+            included = included[: _fitting_count(tries)]
+            more = len(reviews) - len(included)
+            subject, preheader, html, text = _render_once(
+                config, period, included, markers, more, now, env, compiler, timings
+            )
+            tries.append((len(included), _size(html)))
+    if len(included) < len(reviews):
+        notes.append(
+            f"trimmed to {len(included)} of {len(reviews)} reviews so Gmail does not clip "
+            f"the message at 102 KB; the other {len(reviews) - len(included)} are linked as "
+            "more reviews on the site"
+        )
+    for review in included:
+        if review.image is not None and not review.image.url.lower().startswith("https://"):
+            notes.append(
+                f"{review.title[:80]}: image {review.image.url[:80]} is not https; left out"
+            )
+    rendered = RenderedDigest(
+        period=period,
+        reviews=tuple(included),
+        subject=subject,
+        preheader=preheader,
+        html=html,
+        text=text,
+        markers=markers,
+    )
+    return dataclasses.replace(rendered, warnings=(*notes, *lint(rendered)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Neutral copies for the web archive and previews
+# ---------------------------------------------------------------------------------------------
+
+NEUTRAL_NAME = "reader"
+
+
+def neutral_unsubscribe_url(base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/unsubscribe"
+
+
+def _substitute(
+    text: str, markers: Markers, url: str, name: str, quote: Callable[[str], str]
+) -> str:
+    return text.replace(markers.unsubscribe_url, quote(url)).replace(markers.name, quote(name))
+
+
+def neutral_html(rendered: RenderedDigest, base_url: str) -> str:
+    """The HTML with placeholder recipient values: for the archive, previews and ``build``."""
+    return _substitute(
+        rendered.html,
+        rendered.markers,
+        neutral_unsubscribe_url(base_url),
+        NEUTRAL_NAME,
+        lambda s: html_lib.escape(s, quote=True),
+    )
+
+
+def neutral_text(rendered: RenderedDigest, base_url: str) -> str:
+    """The text part with the same placeholder values as ``neutral_html``."""
+    return _substitute(
+        rendered.text, rendered.markers, neutral_unsubscribe_url(base_url), NEUTRAL_NAME, str
+    )
+
+
+def empty_period_message(period: Period) -> str:
+    """What to say when a period has no new reviews and no quiet-week note is configured."""
+    return (
+        f"no new reviews for {period.key}; nothing to send "
+        "(set newsletter.quiet_week: true to send a short note instead)"
+    )
+
+
+def template_files(config: Config) -> list[Path]:
+    """Every file a render may read, for the preview's change detection."""
+    return sorted(
+        p for d in config.template_dirs if d.is_dir() for p in d.rglob("*") if p.is_file()
+    )

@@ -1,0 +1,314 @@
+"""What each scheduled run does: the *tick*, ``digest run``, and the log line per run.
+
+Every firing of the cron trigger, and every start of ``digest schedule``, do the same
+idempotent tick:
+
+1. resume any issue left ``sending`` by a crash or a stop (the ledger knows who has a copy);
+2. find the most recent scheduled time at or before now; if its period has no issue yet and
+   it is no more than ``schedule.grace`` ago, run it — with ``now`` set to that *scheduled*
+   time, so a late catch-up still keys to the week it was for; if it is older, record a
+   ``skipped`` run saying by how much it was missed. Every week missed while the process was
+   down since the last recorded run gets such a row: a gap is never silent.
+
+The ledger is the memory (not an APScheduler job store), so the tick is safe to repeat at any
+moment: a repeated firing finds the period's issue and records ``already-sent``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from apscheduler.triggers.cron import CronTrigger
+
+from digest import db
+from digest.config import Config
+from digest.cron import build_trigger, fires_between, local_time, previous_fire
+from digest.errors import DigestError
+from digest.lock import DEFAULT_WAIT, runner_lock
+from digest.period import period_key
+from digest.pipeline import RunResult, run_once
+from digest.send import Transport
+
+log = logging.getLogger("digest.schedule")
+
+
+# ---------------------------------------------------------------------------------------------
+# One tick: resume, catch up or skip, run what is due
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    """A scheduled run that was not done because it came too late; recorded in ``runs``."""
+
+    issue_id: str
+    fire: datetime
+    late: timedelta
+    grace: timedelta
+
+    @property
+    def reason(self) -> str:
+        return f"missed by {_hours(self.late)}, grace is {_hours(self.grace)}"
+
+
+def _hours(span: timedelta) -> str:
+    """``12h``, ``1.5h``, ``40m``, ``3d`` — short, for a log line and ``digest history``."""
+    seconds = span.total_seconds()
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f}d"
+    if seconds >= 3600:
+        return f"{round(seconds / 3600, 0 if seconds >= 36000 else 1):g}h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds:.0f}s"
+
+
+#: Outcomes worth another try soon rather than at the next weekly firing.
+RETRY_OUTCOMES = frozenset({"incomplete", "no-sources", "busy", "error"})
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick did: runs made (resumed or due) and periods recorded as skipped."""
+
+    results: tuple[RunResult, ...]
+    missed: tuple[Missed, ...]
+
+    @property
+    def retry_soon(self) -> bool:
+        """Deferred copies, failed sources or a busy ledger: try again within the grace."""
+        return any(r.outcome in RETRY_OUTCOMES or r.deferred for r in self.results)
+
+
+def tick(
+    config: Config,
+    *,
+    now: datetime,
+    trigger: CronTrigger | None = None,
+    client: httpx.Client | None = None,
+    transport: Transport | None = None,
+    stop: threading.Event | None = None,
+) -> TickReport:
+    """What the scheduler does at start-up and at every firing; safe to repeat at any time."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(UTC)  # real elapsed time in every subtraction below, across DST
+    trigger = trigger or build_trigger(config)
+    grace = config.schedule.grace_period
+    due = previous_fire(trigger, now)
+    due_key = period_key(config, due) if due is not None else None
+    due_runs = due is not None and now - due <= grace
+
+    conn = db.connect(config.state)
+    try:
+        interrupted = _interrupted(conn, config)
+        missed = _record_missed(conn, config, trigger, now=now, due=due)
+    finally:
+        conn.close()
+
+    results: list[RunResult] = []
+    for key, when in interrupted:
+        if (due_runs and key == due_key) or (stop is not None and stop.is_set()):
+            continue  # the due run below resumes its own period
+        results.append(
+            _run(config, now=when, trigger="resume", client=client, transport=transport, stop=stop)
+        )
+    if due is not None and due_runs and not (stop is not None and stop.is_set()):
+        trigger_name = "schedule" if now - due < timedelta(minutes=1) else "catch-up"
+        results.append(
+            _run(
+                config, now=due, trigger=trigger_name, client=client, transport=transport, stop=stop
+            )
+        )
+    return TickReport(results=tuple(results), missed=tuple(missed))
+
+
+def _interrupted(conn: sqlite3.Connection, config: Config) -> list[tuple[str, datetime]]:
+    """Issues left ``sending``, oldest first, each with a moment inside its period."""
+    found = []
+    for row in conn.execute(
+        "SELECT id, period_end FROM issues WHERE status = 'sending' ORDER BY id"
+    ):
+        found.append((row["id"], _moment_in(config, row["id"], row["period_end"])))
+    return found
+
+
+def _moment_in(config: Config, key: str, period_end: str) -> datetime:
+    """A time whose period key is ``key``: the issue's own end if it keys there, else midweek."""
+    try:
+        end = datetime.fromisoformat(period_end)
+        if end.tzinfo is not None and period_key(config, end) == key:
+            return end
+    except ValueError:
+        pass
+    year, week = key.split("-W")
+    noon = datetime.fromisocalendar(int(year), int(week), 3).replace(hour=12)
+    return noon.replace(tzinfo=config.newsletter.tz)
+
+
+def record_missed(
+    config: Config, *, now: datetime, trigger: CronTrigger | None = None
+) -> list[Missed]:
+    """Record a ``skipped`` run for each period whose time came and went beyond the grace."""
+    trigger = trigger or build_trigger(config)
+    conn = db.connect(config.state)
+    try:
+        return _record_missed(conn, config, trigger, now=now, due=previous_fire(trigger, now))
+    finally:
+        conn.close()
+
+
+def _record_missed(
+    conn: sqlite3.Connection,
+    config: Config,
+    trigger: CronTrigger,
+    *,
+    now: datetime,
+    due: datetime | None,
+) -> list[Missed]:
+    if due is None:
+        return []
+    now = now.astimezone(UTC)
+    grace = config.schedule.grace_period
+    candidates = [due]
+    last_seen = _last_run_start(conn)
+    if last_seen is not None and last_seen < due:
+        candidates = fires_between(trigger, last_seen, due)
+    latest: dict[str, datetime] = {}
+    for fire in candidates:
+        latest[period_key(config, fire)] = fire  # several fires in one week: the last one counts
+    missed = []
+    for key, fire in latest.items():
+        if now - fire <= grace or _has_issue_or_skip(conn, key):
+            continue
+        m = Missed(issue_id=key, fire=fire, late=now - fire, grace=grace)
+        stamp = now.astimezone(UTC).isoformat(timespec="seconds")
+        local = local_time(config, fire)
+        with db.transaction(conn, config.state):
+            conn.execute(
+                "INSERT INTO runs (issue_id, trigger, started_at, finished_at, outcome, detail)"
+                " VALUES (?, 'schedule', ?, ?, 'skipped', ?)",
+                (key, stamp, stamp, f"{m.reason} (was due {local})"),
+            )
+        log_line(issue=key, trigger="schedule", outcome="skipped", reason=m.reason, due=local)
+        missed.append(m)
+    return missed
+
+
+#: Run triggers that mean the scheduler itself was up (``digest run`` by hand does not count).
+SCHEDULED = ("schedule", "catch-up")
+
+
+def _last_run_start(conn: sqlite3.Connection) -> datetime | None:
+    """When the scheduler last ran: weeks after that with no issue were missed while down."""
+    row = conn.execute(
+        "SELECT started_at FROM runs WHERE trigger IN (?, ?) ORDER BY id DESC LIMIT 1", SCHEDULED
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        when = datetime.fromisoformat(row["started_at"])
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _has_issue_or_skip(conn: sqlite3.Connection, key: str) -> bool:
+    if conn.execute("SELECT 1 FROM issues WHERE id = ?", (key,)).fetchone():
+        return True
+    skipped = "SELECT 1 FROM runs WHERE issue_id = ? AND outcome = 'skipped'"
+    return conn.execute(skipped, (key,)).fetchone() is not None
+
+
+def _run(
+    config: Config,
+    *,
+    now: datetime,
+    trigger: str,
+    client: httpx.Client | None,
+    transport: Transport | None,
+    stop: threading.Event | None,
+) -> RunResult:
+    """One ``run_once`` and its log line. A ``DigestError`` (mail server down, state unusable)
+    becomes an ``error`` result, so one failed issue never hides the next one's run."""
+    started = time.monotonic()
+    try:
+        result = run_once(
+            config, now=now, trigger=trigger, client=client, transport=transport, stop=stop
+        )
+    except DigestError as e:
+        result = RunResult(period_key(config, now), "error", str(e))
+    log_result(result, trigger=trigger, duration=time.monotonic() - started)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging: one structured line per run
+# ---------------------------------------------------------------------------------------------
+
+
+def log_line(**fields: object) -> None:
+    """``key=value`` pairs on one line; values with spaces or quotes are JSON-quoted."""
+    parts = []
+    for key, value in fields.items():
+        text = str(value)
+        if not text or any(c in text for c in ' "=\\\n'):
+            text = json.dumps(text, ensure_ascii=False)
+        parts.append(f"{key}={text}")
+    log.info("run %s", " ".join(parts))
+
+
+def log_result(result: RunResult, *, trigger: str, duration: float) -> None:
+    log_line(
+        issue=result.issue_id,
+        trigger=trigger,
+        outcome=result.outcome,
+        reviews=result.reviews,
+        recipients=result.recipients,
+        sent=result.sent,
+        failed=result.failed,
+        deferred=result.deferred,
+        duration=f"{duration:.1f}s",
+        **({"error": result.message} if result.outcome == "error" else {}),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# ``digest run`` and ``digest next``
+# ---------------------------------------------------------------------------------------------
+
+
+def run_now(
+    config: Config,
+    *,
+    now: datetime,
+    stop: threading.Event | None = None,
+    client: httpx.Client | None = None,
+    transport: Transport | None = None,
+    lock_wait: float = DEFAULT_WAIT,
+) -> tuple[RunResult, ...]:
+    """One run now under the runner lock: resume what a crash left, then this period's issue."""
+    with runner_lock(config, wait=lock_wait):
+        conn = db.connect(config.state)
+        try:
+            interrupted = _interrupted(conn, config)
+        finally:
+            conn.close()
+        key = period_key(config, now)
+        results = [
+            _run(config, now=when, trigger="resume", client=client, transport=transport, stop=stop)
+            for other, when in interrupted
+            if other != key
+        ]
+        if stop is None or not stop.is_set():
+            results.append(
+                _run(config, now=now, trigger="run", client=client, transport=transport, stop=stop)
+            )
+    return tuple(results)

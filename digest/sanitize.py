@@ -1,0 +1,182 @@
+"""Make feed HTML harmless, then turn it into plain-text paragraphs.
+
+Everything a feed or the WordPress API sends as HTML passes through ``clean_html`` first: nh3
+(the Rust ammonia sanitiser) keeps a short allow-list of text tags, drops scripts, styles,
+frames, forms, SVG and objects *with their content*, strips every event handler and style
+attribute, and keeps only absolute http(s) links and image sources. Only then is the markup
+read, by ``html_to_paragraphs``, into the plain text a ``Review`` holds.
+
+Absurd input is bounded rather than trusted: the HTML is cut at ``MAX_HTML_CHARS``, nesting is
+flattened beyond ``MAX_DEPTH`` before the sanitiser sees it (html5ever's tree building slows
+down with the square of the depth), and the text is capped per paragraph and in count. The
+reader is a streaming ``html.parser`` over the sanitised markup, so no depth can recurse.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Literal
+
+import nh3
+
+#: Input beyond this many characters is cut before sanitising (a review is a few thousand).
+MAX_HTML_CHARS = 2_000_000
+#: Open elements kept nested; deeper tags are dropped and their text kept.
+MAX_DEPTH = 100
+MAX_PARAGRAPH_CHARS = 20_000
+MAX_PARAGRAPHS = 1_000
+
+ALLOWED_TAGS = frozenset(
+    {"p", "br", "strong", "em", "b", "i", "a", "ul", "ol", "li", "blockquote"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6", "img"}
+)
+#: Removed together with everything inside them.
+DROPPED_WITH_CONTENT = frozenset(
+    {"script", "style", "iframe", "frame", "frameset", "form", "svg", "math", "object"}
+    | {"embed", "applet", "noscript", "noembed", "noframes", "template", "textarea"}
+    | {"select", "button", "title", "xmp"}
+)
+#: ``"*"`` empty: no attribute is allowed on every tag (ammonia's default allows lang, title).
+ALLOWED_ATTRIBUTES = {"*": set(), "a": {"href"}, "img": {"src", "alt", "width", "height"}}
+
+#: Elements that end one paragraph of text and start the next.
+_BLOCKS = frozenset(
+    {"p", "div", "li", "ul", "ol", "blockquote", "br", "hr", "section", "article", "figure"}
+    | {"figcaption", "table", "tr", "td", "th", "pre", "dl", "dt", "dd", "header", "footer"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6"}
+)
+#: Elements HTML closes by itself, so they don't deepen the tree when left open.
+_SELF_CLOSING = frozenset(
+    {"p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rp", "rt", "tbody"}
+    | {"thead", "tfoot", "colgroup", "caption"}
+    | {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+    | {"track", "wbr", "param", "keygen"}
+)
+#: Stops at the next "<" so a run of unterminated tags can't make the scan quadratic.
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
+#: C0/C1 controls and bidi overrides have no place in a title or paragraph.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _flatten(html: str) -> str:
+    """Drop tags nested deeper than ``MAX_DEPTH``, keeping their text."""
+    if html.count("<") <= MAX_DEPTH:
+        return html
+    out: list[str] = []
+    depth = 0
+    last = 0
+    for m in _TAG_RE.finditer(html):
+        name = m.group(2).lower()
+        if name in _SELF_CLOSING:
+            continue
+        closing = bool(m.group(1))
+        too_deep = depth >= MAX_DEPTH if not closing else depth > MAX_DEPTH
+        depth = max(depth - 1, 0) if closing else depth + 1
+        if too_deep:
+            out.append(html[last : m.start()])
+            last = m.end()
+    if not out:
+        return html
+    out.append(html[last:])
+    return "".join(out)
+
+
+def clean_html(html: str, *, base_url: str | None = None) -> str:
+    """Sanitised HTML: only the allow-list survives, every URL absolute http(s).
+
+    Relative links and image sources are resolved against ``base_url`` (the entry's link)
+    when one is given, and dropped otherwise.
+    """
+    relative: Literal["deny"] | tuple[Literal["rewrite_with_base"], str] = "deny"
+    if base_url and base_url.lower().startswith(("http://", "https://")):
+        relative = ("rewrite_with_base", base_url)
+    html = _flatten(html[:MAX_HTML_CHARS])
+    try:
+        return _clean(html, relative)
+    except ValueError:  # a base URL the sanitiser can't parse: drop relative URLs instead
+        return _clean(html, "deny")
+
+
+def _clean(html: str, relative: Literal["deny"] | tuple[Literal["rewrite_with_base"], str]) -> str:
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        url_schemes={"http", "https"},
+        url_relative=relative,
+        strip_comments=True,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def clean_text(text: str) -> str:
+    """Plain text with control characters removed and whitespace collapsed to single spaces."""
+    return " ".join(_CONTROL_RE.sub("", text).split())
+
+
+class _TextReader(HTMLParser):
+    """Collects text, starting a new paragraph at every block element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self.images: list[tuple[str, str, str, str]] = []
+        self._current: list[str] = []
+        self._size = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCKS:
+            self._flush()
+        elif tag == "img" and len(self.images) < 20:
+            found = {k: v or "" for k, v in attrs}
+            self.images.append(
+                (found.get("src", ""), found.get("alt", ""), found.get("width", ""),
+                 found.get("height", ""))
+            )  # fmt: skip
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCKS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self._size < MAX_PARAGRAPH_CHARS:
+            self._current.append(data[: MAX_PARAGRAPH_CHARS - self._size])
+            self._size += len(data)
+
+    def _flush(self) -> None:
+        text = clean_text("".join(self._current))
+        self._current = []
+        self._size = 0
+        if text and len(self.paragraphs) < MAX_PARAGRAPHS:
+            self.paragraphs.append(text)
+
+
+def _read(clean: str) -> _TextReader:
+    reader = _TextReader()
+    reader.feed(clean)
+    reader.close()
+    reader._flush()
+    return reader
+
+
+def html_to_paragraphs(html: str, *, base_url: str | None = None) -> list[str]:
+    """The text of ``html``, one string per block element (sanitised first, always)."""
+    return _read(clean_html(html, base_url=base_url)).paragraphs
+
+
+def html_to_text(html: str, *, base_url: str | None = None) -> str:
+    """The text of ``html`` as paragraphs separated by blank lines."""
+    return "\n\n".join(html_to_paragraphs(html, base_url=base_url))
+
+
+def html_to_line(html: str) -> str:
+    """The text of ``html`` on one line (for titles and names that may hold markup)."""
+    return " ".join(html_to_paragraphs(html))
+
+
+def read_html(html: str, *, base_url: str | None = None) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Paragraphs and images ``(src, alt, width, height)`` of ``html``, sanitised first."""
+    reader = _read(clean_html(html, base_url=base_url))
+    return reader.paragraphs, list(reader.images)

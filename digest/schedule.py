@@ -1,0 +1,221 @@
+"""``digest schedule`` and ``digest next``: APScheduler 3.x in the foreground, on the tick.
+
+``run_scheduler`` holds the runner lock, runs the tick (``digest.runner``) once at start-up —
+the catch-up — and then at every firing of ``schedule.cron``, until SIGTERM or SIGINT.
+
+APScheduler's own traps are sidestepped rather than trusted: no persistent job store (the
+ledger is the memory, so ``replace_existing`` can't lose a missed run), ``misfire_grace_time``
+set to the grace instead of the 1 s default, ``coalesce`` and one instance at a time. A run
+that crashes mid-issue is not retried by APScheduler (it counts as run once handed off) —
+the next tick resumes it from the ledger instead.
+
+DST: the trigger fires on the newsletter's local wall-clock time; see ``digest.cron`` and
+docs/scheduling.md. The ledger keys make any repeated firing harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from digest import db
+from digest.collect import collect
+from digest.config import Config
+from digest.cron import build_trigger, local_time, next_fire, relative
+from digest.errors import DigestError
+from digest.ledger import get_issue, sent_review_ids
+from digest.lock import DEFAULT_WAIT, runner_lock
+from digest.models import Period, Problem
+from digest.period import current_period
+from digest.runner import log_line, record_missed, tick
+from digest.select import Selected, select_reviews
+from digest.send import Transport
+
+log = logging.getLogger("digest.schedule")
+
+Clock = Callable[[], datetime]
+
+#: The first retry after a run that left work undone, then doubling up to ``RETRY_MAX``.
+RETRY_FIRST = timedelta(minutes=10)
+RETRY_MAX = timedelta(hours=6)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def describe_next(config: Config, plan: NextRun, *, now: datetime) -> str:
+    """``Next run: Mon 30 Nov 2026 08:00 GMT (in 4 days, 11 hours), issue 2026-W49.``"""
+    wait = plan.fire.astimezone(UTC) - now.astimezone(UTC)  # real time, across a DST change
+    text = (
+        f"Next run: {local_time(config, plan.fire)} (in {relative(wait)}), issue {plan.period.key}."
+    )
+    if plan.existing == "sending":
+        text += " That issue is already being sent; the run will finish it."
+    elif plan.existing:
+        text += f" That issue is already recorded ({plan.existing}); the run will send nothing."
+    else:
+        text += f" If it ran now it would carry {len(plan.selected.reviews)} review(s):"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class NextRun:
+    """When the scheduler runs next, and what it would send if it ran now."""
+
+    fire: datetime
+    period: Period
+    existing: str | None  # status of an issue already recorded for that period
+    selected: Selected
+    problems: tuple[Problem, ...]
+
+
+def plan_next(
+    config: Config, *, now: datetime, client: httpx.Client | None = None
+) -> NextRun | None:
+    """Collect and select as the next run would, without writing the ledger or sending."""
+    fire = next_fire(build_trigger(config), now)
+    if fire is None:
+        return None
+    period = current_period(config, fire)
+    already: frozenset[str] = frozenset()
+    existing = None
+    if config.state.exists():
+        conn = db.connect(config.state, create=False)
+        try:
+            already = sent_review_ids(conn)
+            stored = get_issue(conn, period.key)
+            existing = stored.status if stored else None
+        finally:
+            conn.close()
+    collection = collect(config, now=now, client=client)
+    selected = select_reviews(config, collection, period, already_sent=already, now=now)
+    return NextRun(
+        fire=fire,
+        period=period,
+        existing=existing,
+        selected=selected,
+        problems=collection.problems,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The foreground scheduler (``digest schedule``)
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event that SIGTERM or SIGINT sets (finish the message in flight, then stop); the
+    previous handlers come back when the block ends. Call from the main thread."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("%s: finishing the message in flight, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_scheduler(
+    config: Config,
+    *,
+    stop: threading.Event,
+    clock: Clock = utc_now,
+    lock_wait: float = DEFAULT_WAIT,
+    transport: Transport | None = None,
+    retry_first: timedelta = RETRY_FIRST,
+) -> None:
+    """Hold the runner lock, catch up, then run on schedule until ``stop`` is set.
+
+    On stop, a run in progress finishes the message in flight, records it and returns; then
+    the scheduler shuts down and this returns normally.
+    """
+    trigger = build_trigger(config)
+    grace = config.schedule.grace_period
+    with runner_lock(config, wait=lock_wait):
+        db.connect(config.state).close()  # fail fast, naming the file, if the state is unusable
+
+        failures = 0
+
+        def job() -> None:
+            nonlocal failures
+            retry = True
+            try:
+                report = tick(config, now=clock(), trigger=trigger, transport=transport, stop=stop)
+                retry = report.retry_soon
+            except DigestError as e:
+                log_line(trigger="schedule", outcome="error", error=str(e))
+            except Exception:
+                # A bug must not stop next week's run; it is logged in full.
+                log.exception("run failed with an unexpected error")
+            failures = failures + 1 if retry else 0
+            if retry and not stop.is_set():
+                # Deferred copies, a mail server or every source down: try again soon rather
+                # than next week, backing off (10 min, 20, 40 … at most 6 h).
+                delay = min(retry_first * 2 ** (failures - 1), RETRY_MAX)
+                scheduler.add_job(
+                    job,
+                    "date",
+                    run_date=clock() + delay,
+                    id="retry",
+                    replace_existing=True,
+                    misfire_grace_time=None,  # late is fine: it waits for a run in progress
+                )
+                log.info("trying again at %s", local_time(config, clock() + delay))
+
+        def missed(event: JobExecutionEvent) -> None:
+            # The process was blocked or asleep past the grace: say so in the ledger at once.
+            try:
+                record_missed(config, now=clock(), trigger=trigger)
+            except DigestError as e:
+                log_line(trigger="schedule", outcome="error", error=str(e))
+
+        scheduler = BackgroundScheduler(
+            timezone=config.newsletter.tz,
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+        )
+        scheduler.add_listener(missed, EVENT_JOB_MISSED)
+        scheduler.add_job(
+            job,
+            trigger,
+            id="digest",
+            name="digest",
+            # Start-up catch-up: run the tick at once, then on the trigger.
+            next_run_time=clock(),
+            misfire_grace_time=max(1, int(grace.total_seconds())),
+            coalesce=True,
+            max_instances=1,
+        )
+        scheduler.start()
+        upcoming = next_fire(trigger, clock())
+        log.info(
+            "scheduler started: cron=%r second=%r timezone=%s grace=%s next=%r",
+            config.schedule.cron,
+            config.schedule.second,
+            config.newsletter.timezone,
+            config.schedule.grace,
+            local_time(config, upcoming) if upcoming else "never",
+        )
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            # wait=True: a run in flight sees ``stop``, finishes its message and returns.
+            scheduler.shutdown(wait=True)
+        log.info("scheduler stopped")

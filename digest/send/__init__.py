@@ -1,0 +1,31 @@
+"""Delivery: one message per subscriber, over SMTP or into a local Maildir outbox.
+
+``transport.py`` says what a transport promises and holds the Maildir one, ``smtp.py`` the SMTP
+one, ``loop.py`` the delivery loop that ties them to the ledger.
+"""
+
+from __future__ import annotations
+
+from digest.config import Config
+from digest.send.loop import DeliveryReport, deliver
+from digest.send.smtp import SmtpTransport
+from digest.send.transport import Attempt, MaildirTransport, Session, Transport
+
+
+def make_transport(config: Config) -> Transport:
+    """SMTP when ``smtp:`` is configured, else the Maildir at ``outbox:``."""
+    if config.smtp is None:
+        return MaildirTransport(config.outbox)
+    return SmtpTransport(config.smtp, password=config.smtp.password(str(config.path)))
+
+
+__all__ = [
+    "Attempt",
+    "DeliveryReport",
+    "MaildirTransport",
+    "Session",
+    "SmtpTransport",
+    "Transport",
+    "deliver",
+    "make_transport",
+]

@@ -1,0 +1,121 @@
+"""Rich tables and the progress bar for the deliver commands (kept out of ``cli.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from digest.ledger import IssueSummary
+from digest.pipeline import DryRun, Plan, RunResult
+from digest.subscribers import Subscriber
+
+
+def subscribers_table(rows: Sequence[Subscriber]) -> Table:
+    table = Table(title=f"{len(rows)} subscriber{'s' if len(rows) != 1 else ''}")
+    for col in ("email", "name", "status"):
+        table.add_column(col)
+    for s in rows:
+        style = "" if s.status == "active" else "dim"
+        table.add_row(escape(s.email), escape(s.name), s.status, style=style)
+    return table
+
+
+def history_table(issues: Sequence[IssueSummary]) -> Table:
+    table = Table(title="Issues, newest first", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, width in (("issue", 8), ("status", 7), ("date", 10)):
+        table.add_column(col, no_wrap=True, min_width=width)
+    # Short headings so the table fits 80 columns: reviews, sent, deferred, failed, unknown,
+    # pending (pending includes copies a crashed sender left "sending").
+    for col in ("revs", "sent", "defer", "fail", "unkn", "pend"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    table.add_column("subject / note", overflow="ellipsis", no_wrap=True, min_width=8)
+    for i in issues:
+        c = i.counts
+        table.add_row(
+            i.key, i.status, (i.finished_at or i.created_at)[:10], str(i.review_count),
+            str(c["sent"]), str(c["deferred"]), _warn(c["failed"]), _warn(c["unknown"]),
+            str(c["pending"] + c["sending"]), escape(i.subject or i.note),
+        )  # fmt: skip
+    return table
+
+
+def _warn(n: int) -> str:
+    return f"[red]{n}[/red]" if n else "0"
+
+
+def describe_plan(plan: Plan) -> str:
+    verb = "resume issue" if plan.resuming else "send issue"
+    return (
+        f"{verb} [bold]{plan.issue_id}[/bold] — {plan.reviews} review"
+        f"{'s' if plan.reviews != 1 else ''} to {plan.recipients} recipient"
+        f"{'s' if plan.recipients != 1 else ''} via {escape(plan.transport)}\n"
+        f"subject: {escape(plan.subject)}"
+    )
+
+
+def dry_run_lines(console: Console, found: DryRun) -> None:
+    if found.note:
+        console.print(f"dry run: {escape(found.note)}")
+        return
+    console.print("dry run (nothing is written or sent): " + describe_plan(found.plan))
+    table = Table()
+    for col in ("to", "name", "status"):
+        table.add_column(col)
+    for email, name, status in found.recipients:
+        table.add_row(escape(email), escape(name), status)
+    console.print(table)
+    more = found.plan.recipients - len(found.recipients)
+    if more > 0:
+        console.print(f"… and {more} more")
+
+
+def summary(console: Console, result: RunResult) -> None:
+    for p in result.problems:
+        console.print(f"[yellow]source problem:[/yellow] {escape(p.source)}: {escape(p.message)}")
+    console.print(escape(result.message))
+    if result.unknown:
+        console.print(
+            f"[yellow]{result.unknown} copies are 'unknown'[/yellow]: the server dropped the "
+            "connection after the message was handed over; they are not re-sent "
+            "(see `digest history`)."
+        )
+
+
+class ProgressBar:
+    """A progress callback that shows a bar from the first update (after any prompt)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = Progress(
+                TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TimeRemainingColumn(), console=self.console,
+            )  # fmt: skip
+            self.bar.start()
+            self.task = self.bar.add_task("send", total=total)
+        assert self.task is not None
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
