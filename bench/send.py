@@ -99,8 +99,9 @@ def _reviews() -> list[object]:
     return out
 
 
-def _prepare(folder: Path, subscribers: int, rendered: object, port: int, conns: int,
-             dkim: bool) -> Path:  # fmt: skip
+def _prepare(
+    folder: Path, subscribers: int, rendered: object, port: int, conns: int, dkim: bool
+) -> Path:
     from digest import db, ledger
     from digest.config import load_config
 
@@ -117,11 +118,16 @@ def _prepare(folder: Path, subscribers: int, rendered: object, port: int, conns:
             "INSERT INTO subscribers (email, name, status, token, created_at, updated_at)"
             " VALUES (?, ?, 'active', ?, ?, ?)",
             (
-                (f"reader{i:06d}@example.net", f"Reader {i}", secrets.token_urlsafe(32),
-                 stamp, stamp)
+                (
+                    f"reader{i:06d}@example.net",
+                    f"Reader {i}",
+                    secrets.token_urlsafe(32),
+                    stamp,
+                    stamp,
+                )
                 for i in range(subscribers)
             ),
-        )  # fmt: skip
+        )
     ledger.record_issue(conn, rendered, now=NOW, path=config.state)  # type: ignore[arg-type]
     conn.close()
     return folder / "config.yaml"
@@ -155,17 +161,28 @@ def child(config_path: Path) -> None:
     elapsed = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_kb = usage.ru_maxrss
-    print(json.dumps({"sent": result.sent, "failed": result.failed, "deferred": result.deferred,
-                      "elapsed": elapsed, "rate": result.sent / elapsed,
-                      "peak_mb": peak_kb / 1024,
-                      "cpu": usage.ru_utime + usage.ru_stime}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "sent": result.sent,
+                "failed": result.failed,
+                "deferred": result.deferred,
+                "elapsed": elapsed,
+                "rate": result.sent / elapsed,
+                "peak_mb": peak_kb / 1024,
+                "cpu": usage.ru_utime + usage.ru_stime,
+            }
+        )
+    )
 
 
 def _run_child(config_path: Path) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(config_path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         sys.exit(f"digest run failed:\n{out.stderr}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -174,10 +191,24 @@ def _run_child(config_path: Path) -> dict[str, float]:
 def _smtp_source(tool: str, port: int, count: int, size: int, conns: int) -> float:
     started = time.perf_counter()
     subprocess.run(
-        [tool, "-d", "-s", str(conns), "-m", str(count), "-l", str(size), "-f", SENDER,
-         "-t", "reader@example.net", f"127.0.0.1:{port}"],
-        check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            tool,
+            "-d",
+            "-s",
+            str(conns),
+            "-m",
+            str(count),
+            "-l",
+            str(size),
+            "-f",
+            SENDER,
+            "-t",
+            "reader@example.net",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -185,8 +216,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--dkim", type=int, default=0, metavar="N",
-                        help="also time a DKIM-signed run to N subscribers")  # fmt: skip
+    parser.add_argument(
+        "--dkim",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time a DKIM-signed run to N subscribers",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -217,31 +253,45 @@ def main() -> None:
             period = current_period(config, NOW)
             rendered = render_digest(config, period, _reviews(), now=NOW)  # type: ignore[arg-type]
             template = MessageTemplate(
-                config=config, issue_key=period.key, subject=rendered.subject,
-                html_body=rendered.html, text_body=rendered.text, markers=rendered.markers,
+                config=config,
+                issue_key=period.key,
+                subject=rendered.subject,
+                html_body=rendered.html,
+                text_body=rendered.text,
+                markers=rendered.markers,
                 date=NOW,
-            )  # fmt: skip
-            size = len(template.render(Recipient("reader000000@example.net", "Reader 0",
-                                                 secrets.token_urlsafe(32))))  # fmt: skip
-            print(f"digest: {len(rendered.reviews)} reviews, {size / 1024:.1f} KB per message "
-                  f"({len(rendered.html) / 1024:.1f} KB HTML), {args.connections} connections, "
-                  f"smtp-sink on 127.0.0.1:{port}\n")  # fmt: skip
+            )
+            size = len(
+                template.render(
+                    Recipient("reader000000@example.net", "Reader 0", secrets.token_urlsafe(32))
+                )
+            )
+            print(
+                f"digest: {len(rendered.reviews)} reviews, {size / 1024:.1f} KB per message "
+                f"({len(rendered.html) / 1024:.1f} KB HTML), {args.connections} connections, "
+                f"smtp-sink on 127.0.0.1:{port}\n"
+            )
             rows = []
             for n in args.subscribers:
                 path = _prepare(base / f"n{n}", n, rendered, port, args.connections, False)
                 ours = _run_child(path)
                 theirs = _smtp_source(source_tool, port, n, size, args.connections)
                 rows.append((n, ours, n / theirs))
-                print(f"{n:>7} subscribers: digest {ours['rate']:7.0f} msgs/s "
-                      f"({ours['elapsed']:.1f} s, {ours['cpu']:.1f} s CPU, peak RSS {ours['peak_mb']:.1f} MB, "
-                      f"{ours['sent']:.0f} sent)   smtp-source {n / theirs:7.0f} msgs/s "
-                      f"({theirs:.1f} s)")  # fmt: skip
+                print(
+                    f"{n:>7} subscribers: digest {ours['rate']:7.0f} msgs/s "
+                    f"({ours['elapsed']:.1f} s, {ours['cpu']:.1f} s CPU, "
+                    f"peak RSS {ours['peak_mb']:.1f} MB, "
+                    f"{ours['sent']:.0f} sent)   smtp-source {n / theirs:7.0f} msgs/s "
+                    f"({theirs:.1f} s)"
+                )
             if args.dkim:
                 path = _prepare(base / "dkim", args.dkim, rendered, port, args.connections, True)
                 signed = _run_child(path)
-                print(f"{args.dkim:>7} subscribers, DKIM-signed: digest {signed['rate']:7.0f} "
-                      f"msgs/s ({signed['elapsed']:.1f} s, "
-                      f"peak RSS {signed['peak_mb']:.1f} MB)")  # fmt: skip
+                print(
+                    f"{args.dkim:>7} subscribers, DKIM-signed: digest {signed['rate']:7.0f} "
+                    f"msgs/s ({signed['elapsed']:.1f} s, "
+                    f"peak RSS {signed['peak_mb']:.1f} MB)"
+                )
     finally:
         sink.terminate()
         sink.wait()
@@ -255,15 +305,19 @@ def _verdict(rows: list[tuple[int, dict[str, float], float]]) -> None:
         ratio = ours["rate"] / theirs
         good = ratio >= 0.5
         ok &= good
-        print(f"{'PASS' if good else 'FAIL'} rate at {n}: digest/smtp-source = {ratio:.2f} "
-              "(floor 0.50)")  # fmt: skip
+        print(
+            f"{'PASS' if good else 'FAIL'} rate at {n}: digest/smtp-source = {ratio:.2f} "
+            "(floor 0.50)"
+        )
     if len(rows) > 1:
         low, high = rows[0][1]["peak_mb"], rows[-1][1]["peak_mb"]
         growth = high / low - 1
         good = growth <= 0.10
         ok &= good
-        print(f"{'PASS' if good else 'FAIL'} peak RSS {rows[0][0]} → {rows[-1][0]}: "
-              f"{low:.1f} → {high:.1f} MB ({growth:+.1%}, limit +10%)")  # fmt: skip
+        print(
+            f"{'PASS' if good else 'FAIL'} peak RSS {rows[0][0]} → {rows[-1][0]}: "
+            f"{low:.1f} → {high:.1f} MB ({growth:+.1%}, limit +10%)"
+        )
     sys.exit(0 if ok else 1)
 
 

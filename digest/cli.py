@@ -275,9 +275,10 @@ def subscribers_list(app: _App, status: str | None) -> None:
     is_flag=True,
     help="Also re-send copies left 'unknown' (same Message-ID; a reader may get it twice).",
 )
+@click.option("--issue", metavar="KEY", help="Resume an earlier issue (e.g. 2026-W47).")
 @pass_app
 def send(app: _App, dry_run: bool, to: str | None, yes: bool, since: str | None,
-         until: str | None, resend_unknown: bool) -> None:  # fmt: skip
+         until: str | None, resend_unknown: bool, issue: str | None) -> None:  # fmt: skip
     """Send this period's issue to every subscriber, once (resumes an interrupted send)."""
     from digest import pipeline
     from digest.send import display
@@ -301,9 +302,11 @@ def send(app: _App, dry_run: bool, to: str | None, yes: bool, since: str | None,
     with display.ProgressBar(console) as bar:  # appears once sending starts
         result = pipeline.run_once(
             config, now=now(), confirm=confirm, progress=bar, since=start, until=end,
-            resend_unknown=resend_unknown,
+            resend_unknown=resend_unknown, issue=issue,
         )  # fmt: skip
     display.summary(console, result)
+    if result.outcome == "no-sources":
+        click.get_current_context().exit(1)
 
 
 @cli.command()

@@ -14,7 +14,7 @@ import difflib
 import ipaddress
 import os
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
@@ -236,11 +236,14 @@ class Schedule(_Model):
     @classmethod
     def _cron(cls, v: str) -> str:
         try:
-            CronTrigger.from_crontab(v, timezone="UTC")
+            trigger = CronTrigger.from_crontab(v, timezone="UTC")
         except ValueError as e:
             raise ValueError(
                 f'invalid cron expression {v!r} ({e}); use five fields, e.g. "0 8 * * mon"'
             ) from None
+        # Five fields repeat every year at most, so "no firing after 2000" means never.
+        if trigger.get_next_fire_time(None, datetime(2000, 1, 1, tzinfo=UTC)) is None:
+            raise ValueError(f"cron expression {v!r} never fires (e.g. 30 February)")
         # APScheduler 3.x counts weekdays from Monday = 0, crontab from Sunday = 0: a number
         # would silently fire on the wrong day, so only names are accepted.
         if re.search(r"(?<![/\d])\d", v.split()[4]):

@@ -15,6 +15,7 @@ second guard.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -75,6 +76,8 @@ class RunResult:
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
     totals: dict[str, int] = field(default_factory=dict)
+    #: Other issues still ``sending`` (deferred copies, say): resume with ``--issue KEY``.
+    unfinished: tuple[str, ...] = ()
 
 
 def send_lock_path(config: Config) -> Path:
@@ -94,15 +97,20 @@ def run_once(
     since: datetime | None = None,
     until: datetime | None = None,
     resend_unknown: bool = False,
+    issue: str | None = None,
 ) -> RunResult:
     """Build (or resume) and send the issue for the period of ``now``; record a ``runs`` row.
 
     ``resend_unknown``: also send again the copies left ``unknown`` (the server dropped after
     the final "."), with the same Message-ID — only ever on an operator's explicit request.
+    ``issue``: resume that earlier issue (e.g. ``2026-W47``) instead of this period's.
     """
-    period = current_period(config, now, since=since, until=until)
     conn = db.connect(config.state)
     try:
+        if issue is None:
+            period = current_period(config, now, since=since, until=until)
+        else:
+            period = _stored_period(conn, issue)
         ledger.tune_for_sending(conn)
         run_id = ledger.start_run(conn, trigger, now=now, path=config.state)
         try:
@@ -120,9 +128,25 @@ def run_once(
             conn, run_id, issue_id=period.key, outcome=result.outcome, detail=result.message,
             path=config.state,
         )  # fmt: skip
-        return result
+        others = conn.execute(
+            "SELECT id FROM issues WHERE status = 'sending' AND id != ? ORDER BY id", (period.key,)
+        )
+        return dataclasses.replace(result, unfinished=tuple(r[0] for r in others))
     finally:
         conn.close()
+
+
+def _stored_period(conn: sqlite3.Connection, key: str) -> Period:
+    row = conn.execute(
+        "SELECT period_start, period_end FROM issues WHERE id = ?", (key,)
+    ).fetchone()
+    if row is None:
+        known = ", ".join(r[0] for r in conn.execute("SELECT id FROM issues ORDER BY id DESC"))
+        raise DeliveryError(
+            f"there is no issue {key} to resume" + (f" (issues: {known})" if known else "")
+        )
+    start, end = datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1])
+    return Period(key=key, start=start, end=end)
 
 
 def _locked_run(config: Config, conn: sqlite3.Connection, period: Period, **kw: Any) -> RunResult:

@@ -8,7 +8,7 @@ idempotent tick:
    it is no more than ``schedule.grace`` ago, run it — with ``now`` set to that *scheduled*
    time, so a late catch-up still keys to the week it was for; if it is older, record a
    ``skipped`` run saying by how much it was missed. Every week missed while the process was
-   down since the last recorded run gets such a row: a gap is never silent.
+   down since the scheduler last ran gets such a row: a gap is never silent.
 
 The ledger is the memory (not an APScheduler job store), so the tick is safe to repeat at any
 moment: a repeated firing finds the period's issue and records ``already-sent``.

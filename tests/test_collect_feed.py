@@ -432,3 +432,41 @@ def test_bad_rating_is_a_warning_not_a_failure(server: ScriptedServer, tmp_path:
     result = collect(tmp_path, server.url("/f"))
     assert only(result).grade is None
     assert any("not a grade" in p.message for p in result.problems)
+
+
+def test_atom_entry_without_published_uses_updated(server: ScriptedServer, tmp_path: Path) -> None:
+    atom = harbour_atom().replace("<published>2026-11-23T10:30:00+01:00</published>", "")
+    server.route("/atom", atom, headers={"Content-Type": "application/atom+xml"})
+    review = only(collect(tmp_path, server.url("/atom")))
+    assert review.published == PUBLISHED + timedelta(hours=22, minutes=30)  # 24 Nov 08:00Z
+
+
+def test_duplicate_entries_share_one_id_for_selection_to_fold(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    server.route("/f", rss(rss_item(guid="same"), rss_item(guid="same")), headers=RSS_TYPE)
+    result = collect(tmp_path, server.url("/f"))
+    assert len(result.reviews) == 2
+    assert result.reviews[0].id == result.reviews[1].id
+
+
+def test_one_broken_source_never_stops_the_others(server: ScriptedServer, tmp_path: Path) -> None:
+    from digest.collect import collect as collect_all
+
+    server.route("/good.xml", harbour_rss(), headers=RSS_TYPE)
+    server.route("/page", "<html><body>Shop</body></html>", headers={"Content-Type": "text/html"})
+    server.route("/hang", hang=True)
+    sources: list[dict[str, object]] = [
+        {"type": "feed", "url": server.url("/page"), "allow_private": True, "name": "page"},
+        {"type": "feed", "url": server.url("/hang"), "allow_private": True, "name": "hang"},
+        {"type": "feed", "url": server.url("/good.xml"), "name": "no-allow"},
+        {"type": "feed", "url": server.url("/good.xml"), "allow_private": True, "name": "good"},
+    ]
+    settings = settings_for(write_config(tmp_path, sources, http={"read_timeout": 0.3}))
+    collection = collect_all(settings, now=NOW)
+    assert [r.source for r in collection.reviews] == ["good"]
+    failed = {p.source: p.message for p in collection.problems}
+    assert set(failed) == {"page", "hang", "no-allow"}
+    assert "HTML page, not a feed — check sources[0].url" in failed["page"]
+    assert "stopped answering" in failed["hang"]
+    assert "allow_private: true" in failed["no-allow"]

@@ -100,6 +100,15 @@ def test_redirect_to_a_file_url_is_refused(server: ScriptedServer, client: httpx
         get(client, server.url("/feed"))
 
 
+@pytest.mark.parametrize("location", ["http://[::1", "http://exa mple.org/", "http://:99999/"])
+def test_malformed_redirect_target_is_a_clear_error(
+    server: ScriptedServer, client: httpx.Client, location: str
+) -> None:
+    server.route("/feed", status=302, headers={"Location": location})
+    with pytest.raises(FetchError):
+        get(client, server.url("/feed"))
+
+
 def test_non_http_url_is_refused_before_any_request(client: httpx.Client) -> None:
     with pytest.raises(FetchError, match="only http:// and https://"):
         get(client, "ftp://example.org/feed.xml")

@@ -167,6 +167,7 @@ def test_seconds_field_fires_seconds_apart(tmp_path: Path) -> None:
         ('{cron: "0 8 * * 1-5"}', "day of the week as a name"),
         ('{cron: "0 8 * mon"}', "five fields"),
         ('{cron: "0 25 * * mon"}', "invalid cron expression"),
+        ('{cron: "0 8 30 feb *"}', "never fires"),
         ('{cron: "0 8 * * mon", second: "75"}', "invalid seconds field"),
         ('{cron: "0 8 * * mon", grace: soon}', "expected a duration"),
     ],

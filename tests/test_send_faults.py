@@ -255,3 +255,29 @@ def test_a_refused_connection_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(DeliveryError, match=r"could not use the mail server 127\.0\.0\.1"):
             _send(config)
     assert _states(config) == ["pending"]
+
+
+def test_a_server_that_caps_connections_gets_the_mail_over_the_ones_it_allows(
+    tmp_path: Path,
+) -> None:
+    # The first connection is welcome; every further one is told 421 "too many connections".
+    script = Script(greetings=["220 welcome"] + ["421 4.7.0 too many connections"] * 20)
+    with ScriptedServer(script) as server:
+        config = _setup(tmp_path, server, 12, connections=3, retries=1)
+        result = _send(config)
+    assert result.sent == 12 and _states(config) == ["sent"] * 12
+    assert len(server.transcript.accepted) == 12
+
+
+def test_the_rate_limit_spaces_messages_out(tmp_path: Path) -> None:
+    # A lower bound only (the limiter can be slower on a busy machine, never faster), so this
+    # can't flake: 12 messages at 40/s with a burst of 2 take at least 10/40 s.
+    import time
+
+    with ScriptedServer(Script()) as server:
+        config = _setup(tmp_path, server, 12, connections=2, rate=40)
+        started = time.monotonic()
+        result = _send(config)
+        elapsed = time.monotonic() - started
+    assert result.sent == 12
+    assert elapsed >= 10 / 40

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import mailbox
 import sqlite3
 import threading
@@ -22,7 +23,7 @@ from support.smtp import (
 from digest import db, ledger, subscribers
 from digest.cli import cli
 from digest.config import Config, load_config
-from digest.errors import StateError
+from digest.errors import DeliveryError, StateError
 from digest.pipeline import run_once
 from digest.send import MaildirTransport
 from digest.send.transport import Attempt, MaildirSession
@@ -310,3 +311,35 @@ def _issue_count(config: Config) -> int:
         return int(conn.execute("SELECT count(*) FROM issues").fetchone()[0])
     finally:
         conn.close()
+
+
+def test_when_every_source_fails_nothing_is_recorded_and_send_exits_1(tmp_path: Path) -> None:
+    path = write_config(tmp_path, sources=[{"type": "folder", "path": "no-such-folder"}])
+    config = load_config(path)
+    add_subscribers(config, 2)
+    out = CliRunner().invoke(cli, ["--config", str(path), "send", "--yes"])
+    assert out.exit_code == 1
+    assert "every source failed" in out.output and "no-such-folder" in out.output
+    assert _issue_count(config) == 0 and _outbox(config) == []
+
+
+def test_an_older_unfinished_issue_is_reported_and_resumed_by_key(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from digest.period import current_period
+
+    config = _config(tmp_path)
+    emails = add_subscribers(config, 3)
+    last_week = dataclasses.replace(
+        rendered_digest(config), period=current_period(config, NOW - timedelta(days=7))
+    )
+    assert last_week.period.key == "2026-W47"
+    record(config, last_week)  # recorded, never sent (say the server was down all week)
+    result = run_once(config, now=NOW)
+    assert result.issue_id == "2026-W48" and result.unfinished == ("2026-W47",)
+    old = run_once(config, now=NOW, issue="2026-W47")
+    assert old.issue_id == "2026-W47" and old.sent == 3 and old.unfinished == ()
+    assert len(_outbox(config)) == 6
+    assert sorted(_to(f) for f in _outbox(config)) == sorted(emails * 2)
+    with pytest.raises(DeliveryError, match="no issue 2026-W01 to resume"):
+        run_once(config, now=NOW, issue="2026-W01")

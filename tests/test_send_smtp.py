@@ -222,3 +222,44 @@ def test_dkim_signature_verifies_for_every_copy(tmp_path: Path) -> None:
         assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record_txt)
         tampered = data.replace(b"Unsubscribe", b"Unsubscribf", 1)
         assert not dkim.verify(tampered, dnsfunc=lambda name, timeout=5: record_txt)
+
+
+def test_implicit_tls_delivers_and_verifies_the_certificate(tmp_path: Path) -> None:
+    # (aiosmtpd offers AUTH only after STARTTLS, so login is covered by the starttls tests.)
+    tls = make_tls(tmp_path)
+    with Sink(implicit_tls=tls.server_context) as sink:
+        config = _smtp_config(tmp_path, sink.port, security="ssl", ca_file=str(tls.ca_file))
+        add_subscribers(config, 3)
+        record(config, rendered_digest(config))
+        result = run_once(config, now=NOW, transport=_transport(config))
+        assert result.sent == 3 and len(sink.received) == 3
+    with Sink(implicit_tls=tls.server_context) as sink:
+        untrusted = _smtp_config(tmp_path / "other", sink.port, security="ssl")
+        add_subscribers(untrusted, 1)
+        record(untrusted, rendered_digest(untrusted))
+        with pytest.raises(DeliveryError, match="could not be verified"):
+            run_once(untrusted, now=NOW, transport=_transport(untrusted))
+        assert sink.received == []
+
+
+def test_a_hostile_title_reaches_the_server_as_one_harmless_subject(tmp_path: Path) -> None:
+    hostile = (
+        "Night =?utf-8?q?Bus=0D=0ABcc:_victim@example.com?=\r\nX-Injected: yes\u2028Reply-To: "
+        "thief@example.com and 2 more reviews"
+    )
+    with Sink() as sink:
+        config = _smtp_config(tmp_path, sink.port, security="none")
+        add_subscribers(config, 2)
+        record(config, rendered_digest(config, subject=hostile))
+        assert run_once(config, now=NOW, transport=_transport(config)).sent == 2
+        received = sink.received
+    assert len(received) == 2
+    for r in received:
+        assert len(r.rcpt_tos) == 1 and "victim" not in r.rcpt_tos[0]
+        msg = r.message
+        assert msg["Bcc"] is None and msg["X-Injected"] is None
+        assert msg.get_all("Reply-To") == ["editor@reel.example.org"]
+        assert msg["Subject"] == (
+            "Night Bus Bcc: victim@example.com X-Injected: yes Reply-To: thief@example.com "
+            "and 2 more reviews"
+        )

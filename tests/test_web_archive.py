@@ -147,7 +147,8 @@ def test_unknown_or_malformed_issue_ids_are_404(
     page = site.get(path)
     assert page.status_code == 404
     assert "Page not found" in page.text
-    assert "newsletter" not in page.text.lower() or "config" not in page.text
+    assert "config.yaml" not in page.text and "sources" not in page.text  # no file served
+    assert "W47x" not in page.text and "w47" not in page.text  # the path is not echoed back
 
 
 def test_the_feed_is_rss_with_absolute_links(config: Config, site: httpx.Client) -> None:

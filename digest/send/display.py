@@ -86,6 +86,11 @@ def summary(console: Console, result: RunResult) -> None:
     for p in result.problems:
         console.print(f"[yellow]source problem:[/yellow] {escape(p.source)}: {escape(p.message)}")
     console.print(escape(result.message))
+    for key in result.unfinished:
+        console.print(
+            f"[yellow]issue {key} still has copies to send[/yellow]: "
+            f"`digest send --issue {key}` resumes it"
+        )
     if result.unknown:
         console.print(
             f"[yellow]{result.unknown} copies are 'unknown'[/yellow]: the server dropped the "

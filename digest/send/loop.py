@@ -24,6 +24,7 @@ from digest import db, ledger
 from digest.errors import DeliveryError, DigestError
 from digest.ledger import Claimed, Outcome
 from digest.message import DkimSigner, MessageTemplate, Recipient, RecipientError
+from digest.send.smtp import ConnectFailed
 from digest.send.transport import Attempt, Session, Transport
 
 Progress = Callable[[int, int], None]
@@ -46,6 +47,22 @@ class DeliveryReport:
         return self.attempted / self.elapsed if self.elapsed > 0 else 0.0
 
 
+class _Alive:
+    """How many workers are still working (shared, thread-safe)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.lock = threading.Lock()
+
+    def leave_unless_last(self) -> bool:
+        """Count this worker out and return True — unless it is the last one standing."""
+        with self.lock:
+            if self.count <= 1:
+                return False
+            self.count -= 1
+            return True
+
+
 class _Worker(threading.Thread):
     def __init__(
         self,
@@ -59,6 +76,7 @@ class _Worker(threading.Thread):
         stop: threading.Event,
         fatal: threading.Event,
         errors: list[Exception],
+        alive: _Alive,
     ):
         super().__init__(daemon=True)
         self.transport = transport
@@ -70,6 +88,7 @@ class _Worker(threading.Thread):
         self.stop = stop
         self.fatal = fatal
         self.errors = errors
+        self.alive = alive
         self.session: Session | None = None
 
     def run(self) -> None:
@@ -81,16 +100,30 @@ class _Worker(threading.Thread):
                     continue
                 try:
                     self.results.put(self._deliver(conn, job))
+                except ConnectFailed as e:
+                    if self.alive.leave_unless_last():
+                        # Servers often cap connections per client: hand the copy back and
+                        # let the other connections carry on. The last one standing fails.
+                        self.jobs.put(job)
+                        return
+                    self._fail(job, e)
                 except Exception as e:
-                    # Stop everything; the row goes back to pending and the error is raised
-                    # by the caller (a bug keeps its traceback there).
-                    self.errors.append(e)
-                    self.fatal.set()
-                    self.results.put(Outcome(job.subscriber_id, "pending", f"not sent: {e}"))
+                    self._fail(job, e)
         finally:
             conn.close()
-            if self.session is not None:
-                self.session.close()
+            self._disconnect()
+
+    def _fail(self, job: Claimed, error: Exception) -> None:
+        """Stop the whole send; the row goes back to pending and the caller raises ``error``
+        (a bug keeps its traceback there)."""
+        self.errors.append(error)
+        self.fatal.set()
+        self.results.put(Outcome(job.subscriber_id, "pending", f"not sent: {error}"))
+
+    def _disconnect(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
     def _deliver(self, conn: sqlite3.Connection, job: Claimed) -> Outcome:
         status = ledger.subscriber_status(conn, job.subscriber_id)
@@ -112,8 +145,7 @@ class _Worker(threading.Thread):
             self.transport.acquire()
             attempt = self.session.send(self.template.sender, job.email, data, message_id)
             if attempt.reconnect:
-                self.session.close()
-                self.session = None
+                self._disconnect()
             if attempt.status != "retry":
                 break
         status = "deferred" if attempt.status == "retry" else attempt.status
@@ -141,9 +173,10 @@ def deliver(
     results: queue.Queue[Outcome] = queue.Queue()
     fatal = threading.Event()
     errors: list[Exception] = []
+    alive = _Alive(transport.connections)
     workers = [
         _Worker(transport=transport, template=template, signer=signer, state=state, jobs=jobs,
-                results=results, stop=stop, fatal=fatal, errors=errors)
+                results=results, stop=stop, fatal=fatal, errors=errors, alive=alive)
         for _ in range(transport.connections)
     ]  # fmt: skip
     for w in workers:

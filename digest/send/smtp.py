@@ -30,6 +30,14 @@ UNKNOWN_REASON = (
 )
 
 
+class ConnectFailed(DeliveryError):
+    """No connection after every retry (refused, 421): a temporary state of the server.
+
+    While another connection of the same send works, the delivery loop carries on with
+    fewer connections (servers often cap connections per client) instead of stopping.
+    """
+
+
 class _Transient(Exception):
     """A connection attempt worth repeating after a back-off (421, refused, reset)."""
 
@@ -104,7 +112,7 @@ class SmtpTransport:
                 last = str(e)
                 if attempt < self.retries:
                     time.sleep(self.backoff(attempt))
-        raise DeliveryError(
+        raise ConnectFailed(
             f"could not use the mail server {self.where}: {last} (after {self.retries + 1} "
             "attempts; check smtp.host / smtp.port — unsent copies stay pending for the next "
             "`digest send`)"

@@ -100,11 +100,11 @@ class FeedSource:
     def _read_xml(self, fetched: FetchResult) -> tuple[list[Any], list[Problem]]:
         body = fetched.body
         where = self._where()
+        if not body.strip():
+            raise SourceError(self.label, f"the URL returned an empty answer, not a feed — {where}")
         root = _root_element(body)
         if root == "html" or (root is None and fetched.content_type == "text/html"):
             raise SourceError(self.label, f"the URL returned an HTML page, not a feed — {where}")
-        if not body.strip():
-            raise SourceError(self.label, f"the URL returned an empty answer, not a feed — {where}")
         _refuse_entities(body, self.label)
         parsed = feedparser.parse(
             io.BytesIO(body),

@@ -17,32 +17,31 @@ Everything a network source downloads goes through ``fetch``:
 
 Known limits: name resolution uses the system resolver, which has its own timeouts (not
 ``http.connect_timeout``); environment proxies are ignored on purpose (a proxy would connect
-on our behalf, past the address check).
+on our behalf, past the address check); a kept-alive connection is checked when it was opened,
+so two sources naming the same private host with different ``allow_private`` settings share
+what the first one opened; a compressed body is counted after decompression, one network read
+(at most 64 KiB) at a time, so a zip bomb costs at most one read's expansion before the cap.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-import logging
 import socket
 import sqlite3
 import ssl
 import time
-import typing
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
 
 from digest import config as cfg
 from digest.errors import FetchError
-
-log = logging.getLogger(__name__)
+from digest.sources.cache import cache_lookup, cache_store
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = frozenset({"http", "https"})
@@ -220,7 +219,7 @@ def fetch(
     address in tests, so a redirect from it to another private address can be refused).
     """
     deadline = time.monotonic() + total_timeout
-    cached = _cache_get(cache, url)
+    cached = cache_lookup(cache, url)
     headers = {"Accept": accept}
     if cached is not None:
         etag, last_modified, _ = cached
@@ -238,13 +237,16 @@ def fetch(
                 client, current, headers, max_bytes=max_bytes, deadline=deadline, origin=url
             )
             if status in _REDIRECTS and "location" in resp_headers:
-                current = urljoin(current, resp_headers["location"].strip())
+                try:
+                    current = urljoin(current, resp_headers["location"].strip())
+                except ValueError as e:
+                    raise FetchError(url, f"the server redirected to a malformed URL ({e})") from e
                 continue
             if status == 304 and cached is not None:
                 return FetchResult(status, cached[2], resp_headers, current, from_cache=True)
             if not 200 <= status < 300:
                 raise FetchError(url, _status_message(status, current))
-            _cache_put(cache, url, resp_headers, body)
+            cache_store(cache, url, resp_headers, body)
             return FetchResult(status, body, resp_headers, current)
         raise FetchError(
             url,
@@ -256,7 +258,10 @@ def fetch(
 
 
 def _check_scheme(origin: str, url: str) -> None:
-    scheme = httpx.URL(url).scheme if "://" in url else ""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = ""
     if scheme not in _SCHEMES:
         where = "" if url == origin else f" (redirected to {url[:200]})"
         raise FetchError(origin, f"only http:// and https:// URLs are fetched{where}; refused")
@@ -321,6 +326,8 @@ def _get_once(
         raise FetchError(origin, f"could not connect to {_host(url)} ({e}); check the url") from e
     except httpx.HTTPError as e:
         raise FetchError(origin, f"the download failed ({type(e).__name__}: {e})") from e
+    except (httpx.InvalidURL, ValueError) as e:  # a malformed redirect target, or a bad host
+        raise FetchError(origin, f"can't fetch {url[:200]!r} ({e}); check the url") from e
 
 
 def _host(url: str) -> str:
@@ -354,52 +361,3 @@ def _status_message(status: int, url: str) -> str:
     }.get(status, "the server answered with an error; it will be tried again next run")
     shown = url[:200]
     return f"HTTP {status} {reason} from {shown}: {hint}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Conditional GET memory (http_cache table)
-# ---------------------------------------------------------------------------------------------
-
-
-def _cache_get(
-    conn: sqlite3.Connection | None, url: str
-) -> tuple[str | None, str | None, bytes] | None:
-    if conn is None:
-        return None
-    try:
-        row = conn.execute(
-            "SELECT etag, last_modified, body FROM http_cache WHERE url = ?", (url,)
-        ).fetchone()
-    except sqlite3.Error as e:
-        # The cache only saves bandwidth: without it the feed is fetched in full.
-        log.warning("http cache unreadable (%s); fetching %s in full", e, url)
-        return None
-    if row is None or row[2] is None:
-        return None
-    return (
-        typing.cast("str | None", row[0]),
-        typing.cast("str | None", row[1]),
-        bytes(row[2]),
-    )
-
-
-def _cache_put(
-    conn: sqlite3.Connection | None, url: str, headers: httpx.Headers, body: bytes
-) -> None:
-    if conn is None:
-        return
-    etag = headers.get("etag")
-    last_modified = headers.get("last-modified")
-    try:
-        if not etag and not last_modified:
-            conn.execute("DELETE FROM http_cache WHERE url = ?", (url,))
-            return
-        conn.execute(
-            "INSERT INTO http_cache (url, etag, last_modified, body, fetched_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, "
-            "last_modified = excluded.last_modified, body = excluded.body, "
-            "fetched_at = excluded.fetched_at",
-            (url, etag, last_modified, body, datetime.now(UTC).isoformat()),
-        )
-    except sqlite3.Error as e:
-        log.warning("http cache not written (%s); %s will be fetched in full next time", e, url)

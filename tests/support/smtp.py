@@ -62,7 +62,7 @@ class _BoundController(Controller):
         super().__init__(handler, hostname="127.0.0.1", port=self._sock.getsockname()[1], **kw)
 
     def _create_server(self) -> Any:
-        return self.loop.create_server(self._factory_invoker, sock=self._sock)
+        return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
 
 
 @dataclass
@@ -90,6 +90,7 @@ class Sink:
         *,
         tls: ssl.SSLContext | None = None,
         users: dict[str, str] | None = None,
+        implicit_tls: ssl.SSLContext | None = None,
     ):
         self.capture = _Capture()
         self.users = users or {}
@@ -97,6 +98,8 @@ class Sink:
         kw: dict[str, Any] = {}
         if tls is not None:
             kw.update(tls_context=tls, require_starttls=True)
+        if implicit_tls is not None:  # security: ssl (TLS from the first byte, port 465)
+            kw.update(ssl_context=implicit_tls)
         if users is not None:
             kw.update(authenticator=self._authenticate, auth_require_tls=True, auth_required=True)
         self.controller = _BoundController(self.capture, **kw)
