@@ -310,14 +310,16 @@ def send(app: _App, dry_run: bool, to: str | None, yes: bool, since: str | None,
 
 
 @cli.command()
-@click.option("--limit", default=20, show_default=True, help="How many issues to show.")
+@click.option("--limit", default=20, show_default=True, help="How many issues and runs to show.")
 @pass_app
 def history(app: _App, limit: int) -> None:
-    """List issues with their sent / deferred / failed / unknown / pending counts."""
+    """List issues with their sent / deferred / failed / unknown / pending counts, and runs."""
     from digest import db, ledger
-    from digest.send.display import history_table
+    from digest.send.display import history_table, runs_table
 
-    console.print(history_table(ledger.history(db.connect(app.config.state), limit)))
+    conn = db.connect(app.config.state)
+    console.print(history_table(ledger.history(conn, limit)))
+    console.print(runs_table(ledger.recent_runs(conn, limit)))
 
 
 # --- run on its own: run, schedule, next ---

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from digest.config import Config
+from digest import db
+from digest.config import Config, SourceConfig
 from digest.errors import DigestError, SourceError
 from digest.models import Problem, Review, Skipped
 from digest.sources import REGISTRY
+from digest.sources.base import SourceResult
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,11 @@ def collect(
     client: httpx.Client | None = None,
     conn: sqlite3.Connection | None = None,
 ) -> Collection:
-    """Run every source in ``config.sources``, in order, and gather the results.
+    """Run every source in ``config.sources`` and gather the results, in config order.
+
+    Sources run in parallel threads (at most ``MAX_PARALLEL``), so twenty slow feeds cost the
+    slowest one's time, not the sum. Each thread that needs the state database opens its own
+    connection: one SQLite connection must not carry two threads' transactions.
 
     ``client`` is shared by the network sources; when none is given, one is made from the
     ``http:`` limits and closed afterwards. ``conn`` (the state database) lets feeds remember
@@ -74,46 +81,70 @@ def collect(
         return _collect_all(config, now=now, client=own_client, conn=conn)
 
 
+#: Sources fetched at once: enough to overlap slow servers, few enough to be polite.
+MAX_PARALLEL = 8
+
+_Outcome = tuple[SourceHealth, SourceResult | None]
+
+
 def _collect_all(
     config: Config, *, now: datetime, client: httpx.Client, conn: sqlite3.Connection | None
 ) -> Collection:
+    def run(entry: SourceConfig) -> _Outcome:
+        own = db.connect(config.state) if conn is not None and entry.type != "folder" else None
+        try:
+            return _collect_one(config, entry, now=now, client=client, conn=own)
+        finally:
+            if own is not None:
+                own.close()
+
+    workers = max(1, min(MAX_PARALLEL, len(config.sources)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="digest-source") as pool:
+        outcomes = list(pool.map(run, config.sources))
     reviews: list[Review] = []
     problems: list[Problem] = []
     skipped: list[Skipped] = []
-    health: list[SourceHealth] = []
-    for entry in config.sources:
-        label = entry.label
-        try:
-            source = REGISTRY[entry.type](entry, settings=config, client=client, conn=conn)
-            result = source.collect(now=now)
-        except DigestError as e:
-            message = _without_prefix(e, label)
-            problems.append(Problem(label, message))
-            health.append(SourceHealth(label, entry.type, error=message))
-            continue
-        except Exception as e:  # one source's bug must not cost the others their reviews
-            log.debug("source %s failed unexpectedly", label, exc_info=True)
-            message = (
-                f"unexpected error ({type(e).__name__}: {e}); the source was skipped — "
-                "please report this as a bug in digest"
-            )
-            problems.append(Problem(label, message))
-            health.append(SourceHealth(label, entry.type, error=message))
+    for health, result in outcomes:
+        if result is None:
+            problems.append(Problem(health.label, health.error))
             continue
         reviews.extend(result.reviews)
         problems.extend(result.problems)
         skipped.extend(result.skipped)
-        health.append(
-            SourceHealth(
-                label, entry.type, reviews=len(result.reviews), problems=len(result.problems)
-            )
-        )
     return Collection(
         reviews=tuple(reviews),
         problems=tuple(problems),
         skipped=tuple(skipped),
-        sources=tuple(health),
+        sources=tuple(health for health, _ in outcomes),
     )
+
+
+def _collect_one(
+    config: Config,
+    entry: SourceConfig,
+    *,
+    now: datetime,
+    client: httpx.Client,
+    conn: sqlite3.Connection | None,
+) -> _Outcome:
+    """One source's reviews, or its failure as a ``SourceHealth`` with ``error`` set."""
+    label = entry.label
+    try:
+        source = REGISTRY[entry.type](entry, settings=config, client=client, conn=conn)
+        result = source.collect(now=now)
+    except DigestError as e:
+        return SourceHealth(label, entry.type, error=_without_prefix(e, label)), None
+    except Exception as e:  # one source's bug must not cost the others their reviews
+        log.debug("source %s failed unexpectedly", label, exc_info=True)
+        message = (
+            f"unexpected error ({type(e).__name__}: {e}); the source was skipped — "
+            "please report this as a bug in digest"
+        )
+        return SourceHealth(label, entry.type, error=message), None
+    health = SourceHealth(
+        label, entry.type, reviews=len(result.reviews), problems=len(result.problems)
+    )
+    return health, result
 
 
 def check_config(config: Config) -> None:

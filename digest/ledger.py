@@ -380,3 +380,26 @@ def finish_run(
             "UPDATE runs SET issue_id = ?, finished_at = ?, outcome = ?, detail = ? WHERE id = ?",
             (issue_id, _stamp(), outcome, detail[:1000], run_id),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One row of ``runs``: a scheduled or manual run and what came of it."""
+
+    started_at: str
+    trigger: str
+    issue_id: str
+    outcome: str
+    detail: str
+
+
+def recent_runs(conn: sqlite3.Connection, limit: int = 20) -> list[RunSummary]:
+    """Runs, newest first — skipped weeks and their reasons included."""
+    rows = conn.execute(
+        """SELECT started_at, trigger, COALESCE(issue_id, '') AS issue_id,
+                  CASE WHEN finished_at IS NULL AND outcome = '' THEN 'unfinished'
+                       ELSE outcome END AS outcome, detail
+           FROM runs ORDER BY id DESC LIMIT ?""",
+        (limit,),
+    )
+    return [RunSummary(**dict(r)) for r in rows]

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,8 @@ Confirm = Callable[[Plan], bool]
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
-    """What one run did. ``outcome``: sent, incomplete, already-sent, empty, no-sources, busy,
-    cancelled, stopped."""
+    """What one run did. ``outcome``: sent, incomplete, already-sent, empty, no-sources,
+    no-subscribers, busy, cancelled, stopped."""
 
     issue_id: str
     outcome: str
@@ -104,6 +104,10 @@ def run_once(
     ``resend_unknown``: also send again the copies left ``unknown`` (the server dropped after
     the final "."), with the same Message-ID — only ever on an operator's explicit request.
     ``issue``: resume that earlier issue (e.g. ``2026-W47``) instead of this period's.
+
+    ``now`` picks the period (the scheduler passes the *scheduled* time, so a late catch-up
+    keys to the week it was for); the ledger's timestamps and each message's ``Date:`` use the
+    real clock, so a run five hours late is dated when it actually went out.
     """
     conn = db.connect(config.state)
     try:
@@ -112,7 +116,7 @@ def run_once(
         else:
             period = _stored_period(conn, issue)
         ledger.tune_for_sending(conn)
-        run_id = ledger.start_run(conn, trigger, now=now, path=config.state)
+        run_id = ledger.start_run(conn, trigger, now=_wall_clock(), path=config.state)
         try:
             result = _locked_run(
                 config, conn, period, now=now, client=client, transport=transport,
@@ -134,6 +138,10 @@ def run_once(
         return dataclasses.replace(result, unfinished=tuple(r[0] for r in others))
     finally:
         conn.close()
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def _stored_period(conn: sqlite3.Connection, key: str) -> Period:
@@ -205,11 +213,18 @@ def _run(
             return built
         rendered, problems = built
         warnings = rendered.warnings
+        if ledger.active_count(conn) == 0:
+            return RunResult(
+                key, "no-subscribers",
+                "no active subscribers, so nothing was recorded or sent and the reviews wait "
+                "for the next issue; add some with `digest subscribers import FILE.csv`",
+                reviews=len(rendered.reviews), problems=problems, warnings=warnings,
+            )  # fmt: skip
         plan = Plan(key, rendered.subject, len(rendered.reviews), ledger.active_count(conn),
                     False, transport.describe(), warnings)  # fmt: skip
         if confirm is not None and not confirm(plan):
             return RunResult(key, "cancelled", "cancelled; nothing was recorded or sent")
-        ledger.record_issue(conn, rendered, now=now, path=config.state)
+        ledger.record_issue(conn, rendered, now=_wall_clock(), path=config.state)
         issue = ledger.get_issue(conn, key)
         assert issue is not None
     else:
@@ -220,13 +235,13 @@ def _run(
             return RunResult(key, "cancelled", "cancelled; nothing was sent")
     template = MessageTemplate(
         config=config, issue_key=key, subject=issue.subject, html_body=issue.html,
-        text_body=issue.text, markers=issue.markers, date=now,
+        text_body=issue.text, markers=issue.markers, date=_wall_clock(),
     )  # fmt: skip
     report = deliver(
         conn, state=config.state, key=key, template=template, transport=transport,
         signer=signer, stop=stop, progress=progress,
     )  # fmt: skip
-    finished = ledger.finish_if_complete(conn, key, now=now, path=config.state)
+    finished = ledger.finish_if_complete(conn, key, now=_wall_clock(), path=config.state)
     if report.error is not None:
         raise report.error
     return _result(key, issue.review_count, report, ledger.counts(conn, key), finished,
@@ -258,7 +273,7 @@ def _build(
     )
     if not selected.reviews and not config.newsletter.quiet_week:
         note = empty_period_message(period)
-        ledger.record_empty(conn, period, note, now=now, path=config.state)
+        ledger.record_empty(conn, period, note, now=_wall_clock(), path=config.state)
         return RunResult(period.key, "empty", note, problems=collection.problems)
     rendered = render_digest(config, period, selected.reviews, now=now)
     return rendered, collection.problems
@@ -396,7 +411,7 @@ def send_test_copy(
     subject, html_body, text_body, markers, _, _ = found
     template = MessageTemplate(
         config=config, issue_key=period.key, subject=subject, html_body=html_body,
-        text_body=text_body, markers=markers, date=now, test_copy=True,
+        text_body=text_body, markers=markers, date=_wall_clock(), test_copy=True,
     )  # fmt: skip
     token = subscriber.token if subscriber is not None else "test-copy"
     name = subscriber.name if subscriber is not None else ""

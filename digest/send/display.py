@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from digest.ledger import IssueSummary
+from digest.ledger import IssueSummary, RunSummary
 from digest.pipeline import DryRun, Plan, RunResult
 from digest.subscribers import Subscriber
 
@@ -48,6 +48,20 @@ def history_table(issues: Sequence[IssueSummary]) -> Table:
             i.key, i.status, (i.finished_at or i.created_at)[:10], str(i.review_count),
             str(c["sent"]), str(c["deferred"]), _warn(c["failed"]), _warn(c["unknown"]),
             str(c["pending"] + c["sending"]), escape(i.subject or i.note),
+        )  # fmt: skip
+    return table
+
+
+def runs_table(runs: Sequence[RunSummary]) -> Table:
+    table = Table(title="Runs, newest first", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("started", "trigger", "issue", "outcome"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for r in runs:
+        style = "red" if r.outcome in ("error", "no-sources") else ""
+        table.add_row(
+            r.started_at[:16].replace("T", " "), r.trigger, r.issue_id, r.outcome,
+            escape(r.detail), style=style,
         )  # fmt: skip
     return table
 
