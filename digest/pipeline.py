@@ -106,8 +106,9 @@ def run_once(
     ``issue``: resume that earlier issue (e.g. ``2026-W47``) instead of this period's.
 
     ``now`` picks the period (the scheduler passes the *scheduled* time, so a late catch-up
-    keys to the week it was for); the ledger's timestamps and each message's ``Date:`` use the
-    real clock, so a run five hours late is dated when it actually went out.
+    keys to the week it was for), and is the ``runs.started_at`` the scheduler reasons with.
+    The issue's timestamps and each message's ``Date:`` use the real clock, so a copy sent five
+    hours late is dated when it actually went out.
     """
     conn = db.connect(config.state)
     try:
@@ -116,7 +117,7 @@ def run_once(
         else:
             period = _stored_period(conn, issue)
         ledger.tune_for_sending(conn)
-        run_id = ledger.start_run(conn, trigger, now=_wall_clock(), path=config.state)
+        run_id = ledger.start_run(conn, trigger, now=now, path=config.state)
         try:
             result = _locked_run(
                 config, conn, period, now=now, client=client, transport=transport,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import mailbox
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -271,7 +273,8 @@ def test_row_claims_are_atomic_across_connections(tmp_path: Path) -> None:
 
 def test_cli_dry_run_test_copy_send_and_history(tmp_path: Path) -> None:
     path = write_config(tmp_path)
-    write_reviews(tmp_path / "reviews", 2)
+    # The CLI reads the real clock, so the reviews are dated from it, not from NOW.
+    write_reviews(tmp_path / "reviews", 2, published=datetime.now(UTC) - timedelta(hours=6))
     csv = tmp_path / "subs.csv"
     csv.write_text("email,name\nada@example.org,Ada\nbad-address,Nope\nbo@example.net,Bo\n")
     runner = CliRunner()
@@ -303,6 +306,7 @@ def test_cli_dry_run_test_copy_send_and_history(tmp_path: Path) -> None:
     assert "already sent to 2 subscribers" in run("send", "--yes")
     history = run("history")
     assert "2026-W" in history and "done" in history
+    assert "Runs, newest first" in history and "already-sent" in history
 
 
 def _issue_count(config: Config) -> int:
@@ -343,3 +347,28 @@ def test_an_older_unfinished_issue_is_reported_and_resumed_by_key(tmp_path: Path
     assert sorted(_to(f) for f in _outbox(config)) == sorted(emails * 2)
     with pytest.raises(DeliveryError, match="no issue 2026-W01 to resume"):
         run_once(config, now=NOW, issue="2026-W01")
+
+
+def test_no_active_subscribers_records_nothing_and_keeps_the_reviews(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    result = run_once(config, now=NOW)
+    assert result.outcome == "no-subscribers"
+    assert "digest subscribers import" in result.message
+    conn = db.connect(config.state)
+    assert ledger.get_issue(conn, "2026-W48") is None
+    assert ledger.sent_review_ids(conn) == frozenset()
+    emails = add_subscribers(config, 2)
+    later = run_once(config, now=NOW)
+    assert (later.outcome, later.sent, later.reviews) == ("sent", 2, 3)
+    assert sorted(_to(f) for f in _outbox(config)) == sorted(emails)
+
+
+def test_message_date_is_when_it_went_out_not_the_scheduled_time(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    add_subscribers(config, 1)
+    scheduled = NOW - timedelta(hours=5)  # a catch-up run, keyed to the time it was due
+    assert run_once(config, now=scheduled, trigger="catch-up").outcome == "sent"
+    [data] = _outbox(config)
+    date_line = data.split(b"\r\nDate: ", 1)[1].split(b"\r\n", 1)[0].decode()
+    sent_at = email.utils.parsedate_to_datetime(date_line)
+    assert abs(datetime.now(UTC) - sent_at) < timedelta(minutes=5)
