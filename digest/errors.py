@@ -11,7 +11,8 @@ is a bug and keeps its traceback.
     ├── RenderError          a template failed or the MJML compiler crashed
     ├── StateError           the state database can't be opened, written or locked (names the file)
     ├── SubscriberError      a subscriber address or import file is invalid
-    └── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
+    ├── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
+    └── ServeError           ``digest serve`` can't start (port in use, bad host) — in web.py
 """
 
 from __future__ import annotations
