@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from digest.errors import StateError
 
 SCHEMA_VERSION = 1
+
+#: Seconds a connection waits for another process's write lock before giving up with a
+#: ``StateError`` ("database is locked"). A send holds the lock for moments at a time, so the
+#: wait only runs out when something else keeps the file locked. Read at each ``connect``.
+BUSY_TIMEOUT = 30.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -107,9 +112,10 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
             raise StateError(
                 shown, "no state database yet; run `digest send` or `digest subscribers add` first"
             )
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        wait = BUSY_TIMEOUT
+        conn = sqlite3.connect(path, timeout=wait, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -120,11 +126,7 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
             conn.executescript(SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as e:
-        raise StateError(
-            shown,
-            f"can't use the state database ({e}); check the file and the "
-            "disk, or move it aside to start afresh",
-        ) from e
+        raise StateError(shown, f"can't use the state database ({e}); {_hint(e)}") from e
     except OSError as e:
         raise StateError(shown, f"can't create the state database ({e.strerror})") from e
     return conn
@@ -136,17 +138,43 @@ def transaction(conn: sqlite3.Connection, path: Path | str = "") -> Iterator[sql
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.DatabaseError as e:
-        raise StateError(str(path) or "state database", f"can't write ({e})") from e
+        raise _cant_write(path, e) from e
     try:
         yield conn
     except sqlite3.DatabaseError as e:
-        conn.execute("ROLLBACK")
-        raise StateError(str(path) or "state database", f"can't write ({e})") from e
+        _rollback(conn)
+        raise _cant_write(path, e) from e
     except BaseException:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise
     try:
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as e:
+        _rollback(conn)
+        raise _cant_write(path, e) from e
+
+
+def _cant_write(path: Path | str, error: sqlite3.DatabaseError) -> StateError:
+    return StateError(str(path) or "state database", f"can't write ({error}); {_hint(error)}")
+
+
+def _hint(error: sqlite3.DatabaseError) -> str:
+    """The fix for a SQLite failure. Only a damaged file is worth moving aside: the ledger is
+    what stops an issue going out twice, so a full disk or a read-only file must not be
+    "fixed" by starting afresh."""
+    reason = str(error)
+    if "not a database" in reason or "malformed" in reason:
+        return "check the file and the disk, or move it aside to start afresh"
+    if "locked" in reason or "busy" in reason:
+        return f"another process kept it locked for over {BUSY_TIMEOUT:g}s; try again later"
+    return "check that the disk has free space and the file and its folder are writable"
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo what is left of a failed transaction. SQLite has often rolled it back already (a
+    full disk, an I/O error, a lock); a ``ROLLBACK`` then would raise "no transaction is
+    active" and hide the real error, and a failing one has nothing more to tell."""
+    if not conn.in_transaction:
+        return
+    with suppress(sqlite3.DatabaseError):
         conn.execute("ROLLBACK")
-        raise StateError(str(path) or "state database", f"can't write ({e})") from e

@@ -138,6 +138,9 @@ class Sink:
 ACCEPT = "accept"
 DROP_MID_DATA = "drop-mid-data"
 DROP_AFTER_DOT = "drop-after-dot"
+#: A greeting, reply or body answer that never comes in time: the server says nothing until
+#: the client hangs up (its ``smtp.timeout`` ran out), then answers into the closed connection.
+SILENT = "silent"
 
 
 @dataclass
@@ -147,6 +150,7 @@ class Script:
     ``greetings`` per connection ("220 …" or "421 …"); ``replies`` per verb (MAIL, RCPT, DATA,
     AUTH, …) for the command itself; ``bodies`` for what follows the message body: ``ACCEPT``,
     ``DROP_MID_DATA``, ``DROP_AFTER_DOT`` or a reply line such as ``"552 5.3.4 too big"``.
+    ``SILENT`` in any of them: no answer until the client gives up (a slow server).
     """
 
     greetings: list[str] = field(default_factory=list)
@@ -163,6 +167,8 @@ class Transcript:
     commands: list[str] = field(default_factory=list)
     accepted: list[bytes] = field(default_factory=list)
     connections: int = 0
+    #: Answers given only after the client had hung up (``SILENT``).
+    late: int = 0
 
 
 class ScriptedServer:
@@ -198,6 +204,9 @@ class ScriptedServer:
             self.transcript.connections += 1
         send: Callable[[str], None] = lambda line: wfile.write(line.encode() + b"\r\n")  # noqa: E731
         greeting = self._next(self.script.greetings, "220 scripted.test ESMTP")
+        if greeting == SILENT:
+            self._too_late(rfile, send, "220 scripted.test ESMTP, at last")
+            return
         send(greeting)
         if not greeting.startswith("220"):
             return
@@ -222,6 +231,9 @@ class ScriptedServer:
                     send("554 5.5.1 no valid recipients")
                     continue
                 reply = self._next(self.script.replies.get("DATA", []), "354 go ahead")
+                if reply == SILENT:
+                    self._too_late(rfile, send, "354 go ahead, at last")
+                    return
                 send(reply)
                 has_rcpt = False
                 if reply.startswith("354") and not self._body(conn, rfile, send):
@@ -229,6 +241,9 @@ class ScriptedServer:
             else:
                 reply = self._next(self.script.replies.get(verb, []), "250 ok")
                 if reply == "DROP":
+                    return
+                if reply == SILENT:
+                    self._too_late(rfile, send, "250 ok, at last")
                     return
                 send(reply)
                 if verb in ("MAIL", "RSET"):
@@ -254,6 +269,11 @@ class ScriptedServer:
             if line == b".\r\n":
                 break
             body += line[1:] if line.startswith(b"..") else line
+        if action == SILENT:  # the whole message is here; the answer comes too late
+            with self.lock:
+                self.transcript.accepted.append(bytes(body))
+            self._too_late(rfile, send, "250 2.0.0 queued, at last")
+            return False
         if action == DROP_AFTER_DOT:
             with self.lock:
                 self.transcript.accepted.append(bytes(body))
@@ -266,6 +286,17 @@ class ScriptedServer:
             return True
         send(action)
         return not action.startswith("421")
+
+    def _too_late(self, rfile: Any, send: Callable[[str], None], answer: str) -> None:
+        """Say nothing until the client hangs up, then answer: slower than any timeout."""
+        try:
+            while line := rfile.readline(1 << 20):
+                self._record(line)
+            send(answer)
+        except OSError:
+            pass
+        with self.lock:
+            self.transcript.late += 1
 
     def _record(self, data: bytes) -> None:
         with self.lock:
