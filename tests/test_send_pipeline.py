@@ -372,3 +372,13 @@ def test_message_date_is_when_it_went_out_not_the_scheduled_time(tmp_path: Path)
     date_line = data.split(b"\r\nDate: ", 1)[1].split(b"\r\n", 1)[0].decode()
     sent_at = email.utils.parsedate_to_datetime(date_line)
     assert abs(datetime.now(UTC) - sent_at) < timedelta(minutes=5)
+
+
+def test_dry_run_with_no_subscribers_says_what_a_real_send_would_do(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    write_reviews(tmp_path / "reviews", 2, published=datetime.now(UTC) - timedelta(hours=6))
+    result = CliRunner().invoke(cli, ["--config", str(path), "send", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "no active subscribers" in result.output
+    assert "digest subscribers import" in result.output
+    assert _issue_count(load_config(path)) == 0

@@ -85,6 +85,12 @@ def dry_run_lines(console: Console, found: DryRun) -> None:
         console.print(f"dry run: {escape(found.note)}")
         return
     console.print("dry run (nothing is written or sent): " + describe_plan(found.plan))
+    if found.plan.recipients == 0:
+        console.print(
+            "no active subscribers: a real send would record nothing and send nothing; "
+            "add some with `digest subscribers import FILE.csv`"
+        )
+        return
     table = Table()
     for col in ("to", "name", "status"):
         table.add_column(col)
