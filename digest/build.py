@@ -16,7 +16,8 @@ import httpx
 from digest.collect import Collection, collect
 from digest.config import Config
 from digest.db import connect
-from digest.ledger import sent_review_ids
+from digest.errors import DigestError
+from digest.ledger import carry_since, sent_review_ids
 from digest.message import MessageTemplate, Recipient
 from digest.models import Period, RenderedDigest
 from digest.period import current_period
@@ -49,13 +50,14 @@ class Built:
         return "" if self.rendered is not None else empty_period_message(self.period)
 
 
-def already_sent(config: Config) -> frozenset[str]:
-    """Ids of reviews carried by earlier issues; none when there is no state database yet."""
+def already_sent(config: Config, period: Period) -> tuple[frozenset[str], datetime | None]:
+    """Ids of reviews carried by earlier issues, and ``ledger.carry_since`` for ``period``;
+    nothing when there is no state database yet."""
     if not config.state.exists():
-        return frozenset()
+        return frozenset(), None
     conn = connect(config.state, create=False)  # a broken file is a StateError naming it
     try:
-        return sent_review_ids(conn)
+        return sent_review_ids(conn), carry_since(conn, period)
     finally:
         conn.close()
 
@@ -73,9 +75,11 @@ def build_digest(
     period = current_period(config, now, since=since, until=until)
     if collection is None:
         collection = collect(config, now=now, client=client)
+    already, carry = already_sent(config, period)
     selected = select_reviews(
-        config, collection, period, already_sent=already_sent(config), now=now
-    )
+        config, collection, period, already_sent=already, now=now,
+        carry_since=None if since is not None else carry,
+    )  # fmt: skip
     rendered = None
     if selected.reviews or config.newsletter.quiet_week:
         rendered = render_digest(config, period, selected.reviews, now=now)
@@ -100,7 +104,6 @@ def write_files(
     config: Config, rendered: RenderedDigest, out: Path, *, now: datetime
 ) -> list[Path]:
     """``digest.html``, ``digest.txt`` and ``digest.eml`` in ``out`` (created if needed)."""
-    out.mkdir(parents=True, exist_ok=True)
     base = config.newsletter.base_url
     files = {
         "digest.html": neutral_html(rendered, base).encode("utf-8"),
@@ -108,8 +111,16 @@ def write_files(
         "digest.eml": preview_message(config, rendered, now=now),
     }
     written = []
-    for name, data in files.items():
-        path = out / name
-        path.write_bytes(data)
-        written.append(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            path = out / name
+            path.write_bytes(data)
+            written.append(path)
+    except OSError as e:
+        where = e.filename or out
+        raise DigestError(
+            f"{where}: can't write the build output ({e.strerror}); pass --out with a "
+            "writable folder"
+        ) from e
     return written

@@ -15,7 +15,10 @@ import ipaddress
 import os
 import re
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
+from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -57,6 +60,18 @@ def _check_mailbox(value: str) -> str:
     if not addr or "@" not in addr or any(c in value for c in "\r\n"):
         raise ValueError(f'expected an address like "Name <news@example.org>", got {value!r}')
     Address(display_name=name, addr_spec=addr)  # raises on malformed local part / domain
+    if not addr.isascii():
+        raise ValueError(
+            f"the address {addr!r} is not ASCII; write the domain in its xn-- (IDNA) form"
+        )
+    # Exactly what the message does with it: Python's header parser decodes RFC 2047 words, so
+    # a name such as "=?utf-8?q?=0D=0A?=" only fails here, not in parseaddr.
+    trial = EmailMessage(policy=policy.SMTP)
+    try:
+        trial["From"] = value
+        trial.as_bytes()
+    except (ValueError, TypeError, IndexError, HeaderParseError) as e:
+        raise ValueError(f"can't be written into a header ({e}); got {value!r}") from None
     return value
 
 

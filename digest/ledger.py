@@ -118,6 +118,34 @@ def sent_review_ids(conn: sqlite3.Connection) -> frozenset[str]:
     return frozenset(r[0] for r in conn.execute("SELECT review_id FROM issue_reviews"))
 
 
+def carry_since(conn: sqlite3.Connection, period: Period) -> datetime | None:
+    """Where the window of ``period`` reaches back to: the start of the latest earlier issue
+    that carried reviews, when that is before ``period.start`` — else ``None``.
+
+    A review that issue left out (over ``max_reviews``, trimmed for Gmail's clipping, or
+    published into its window after it went out) is still due, and an issue sent early in a
+    week (a manual run) must not leave a gap before the next one. Only the nominal start of
+    each issue is stored, so the reach is one issue back, never the whole history.
+    """
+    latest: tuple[datetime, datetime] | None = None
+    for row in conn.execute(
+        "SELECT period_start, period_end FROM issues WHERE id != ? AND status IN "
+        "('sending', 'done')",
+        (period.key,),
+    ):
+        try:
+            start, end = datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1])
+        except (TypeError, ValueError):
+            continue
+        if start.tzinfo is None or end.tzinfo is None or end > period.end:
+            continue
+        if latest is None or end > latest[1]:
+            latest = (start, end)
+    if latest is None or latest[0] >= period.start:
+        return None
+    return latest[0]
+
+
 def active_count(conn: sqlite3.Connection) -> int:
     return int(
         conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]

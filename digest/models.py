@@ -134,7 +134,10 @@ class Image:
     def __post_init__(self) -> None:
         object.__setattr__(self, "alt", _one_line(self.alt))
         object.__setattr__(self, "credit", _one_line(self.credit))
-        scheme = urlsplit(self.url).scheme.lower()
+        try:
+            scheme = urlsplit(self.url).scheme.lower()
+        except ValueError:  # an unbalanced IPv6 bracket
+            scheme = ""
         if scheme not in ("http", "https") or any(c in self.url for c in "\r\n\t <>\"'"):
             raise ReviewError(f"image URL {self.url[:80]!r} is not an absolute http(s) URL")
 
@@ -167,6 +170,9 @@ class Section:
     def paragraphs(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.text.split("\n\n") if p.strip())
 
+
+#: Publication years a review may carry; year 1 or 9999 overflows in a timezone conversion.
+MIN_YEAR, MAX_YEAR = 1900, 9000
 
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref)$", re.I)
 
@@ -216,8 +222,17 @@ class Review:
         object.__setattr__(self, "overview", _one_line(self.overview))
         if self.published.tzinfo is None or self.published.utcoffset() is None:
             raise ReviewError(f"{self.source}: {self.key}: published time has no timezone")
+        if not MIN_YEAR <= self.published.year <= MAX_YEAR:
+            # Year 1 or 9999 from a feed overflows as soon as it is moved to another timezone.
+            raise ReviewError(
+                f"{self.key}: published {self.published.isoformat()} is not a "
+                f"real publication date (years {MIN_YEAR}–{MAX_YEAR}); the review was skipped"
+            )
         if self.link is not None:
-            scheme = urlsplit(self.link).scheme.lower()
+            try:
+                scheme = urlsplit(self.link).scheme.lower()
+            except ValueError:  # e.g. "https://[::1/x": an unbalanced IPv6 bracket
+                scheme = ""
             if scheme not in ("http", "https") or any(c in self.link for c in "\r\n\t <>\"'"):
                 object.__setattr__(self, "link", None)
         basis = canonical_link(self.link) if self.link else f"{self.source}\0{self.key}"

@@ -116,12 +116,16 @@ def run_once(
             period = current_period(config, now, since=since, until=until)
         else:
             period = _stored_period(conn, issue)
+        # An explicit --since is the whole window; otherwise it reaches back to what the
+        # previous issue left out.
+        carry_since = None if since is not None else ledger.carry_since(conn, period)
         ledger.tune_for_sending(conn)
         run_id = ledger.start_run(conn, trigger, now=now, path=config.state)
         try:
             result = _locked_run(
                 config, conn, period, now=now, client=client, transport=transport,
                 stop=stop, progress=progress, confirm=confirm, resend_unknown=resend_unknown,
+                carry_since=carry_since,
             )  # fmt: skip
         except DigestError as e:
             ledger.finish_run(
@@ -190,6 +194,7 @@ def _run(
     progress: Progress | None,
     confirm: Confirm | None,
     resend_unknown: bool,
+    carry_since: datetime | None,
 ) -> RunResult:
     key = period.key
     if resend_unknown:
@@ -209,7 +214,7 @@ def _run(
     problems: tuple[Problem, ...] = ()
     warnings: tuple[str, ...] = ()
     if issue is None:
-        built = _build(config, conn, period, now=now, client=client)
+        built = _build(config, conn, period, now=now, client=client, carry_since=carry_since)
         if isinstance(built, RunResult):
             return built
         rendered, problems = built
@@ -256,6 +261,7 @@ def _build(
     *,
     now: datetime,
     client: httpx.Client | None,
+    carry_since: datetime | None = None,
 ) -> tuple[RenderedDigest, tuple[Problem, ...]] | RunResult:
     """Collect, select and render a new issue — or record why there is nothing to send."""
     from digest.collect import collect
@@ -270,8 +276,9 @@ def _build(
             problems=collection.problems,
         )  # fmt: skip
     selected = select_reviews(
-        config, collection, period, already_sent=ledger.sent_review_ids(conn), now=now
-    )
+        config, collection, period, already_sent=ledger.sent_review_ids(conn), now=now,
+        carry_since=carry_since,
+    )  # fmt: skip
     if not selected.reviews and not config.newsletter.quiet_week:
         note = empty_period_message(period)
         ledger.record_empty(conn, period, note, now=_wall_clock(), path=config.state)
@@ -333,6 +340,7 @@ def _rendering(
     *,
     now: datetime,
     client: httpx.Client | None,
+    carry_since: datetime | None = None,
 ) -> tuple[str, str, str, Markers, int, bool] | str:
     """(subject, html, text, markers, reviews, stored) of the period's issue, or why none."""
     from digest.collect import collect
@@ -346,8 +354,9 @@ def _rendering(
         return f"issue {period.key} had nothing to send: {issue.note}"
     collection = collect(config, now=now, client=client, conn=None)
     selected = select_reviews(
-        config, collection, period, already_sent=ledger.sent_review_ids(conn), now=now
-    )
+        config, collection, period, already_sent=ledger.sent_review_ids(conn), now=now,
+        carry_since=carry_since,
+    )  # fmt: skip
     if not selected.reviews and not config.newsletter.quiet_week:
         return empty_period_message(period)
     r = render_digest(config, period, selected.reviews, now=now)
@@ -367,7 +376,8 @@ def dry_run(
     period = current_period(config, now, since=since, until=until)
     conn = db.connect(config.state)
     try:
-        found = _rendering(config, conn, period, now=now, client=client)
+        carry = None if since is not None else ledger.carry_since(conn, period)
+        found = _rendering(config, conn, period, now=now, client=client, carry_since=carry)
         issue = ledger.get_issue(conn, period.key)
         where = "Maildir " + str(config.outbox) if config.smtp is None else config.smtp.host
         if isinstance(found, str) or (issue is not None and issue.status == "done"):
@@ -403,7 +413,8 @@ def send_test_copy(
     transport = transport or make_transport(config)
     conn = db.connect(config.state)
     try:
-        found = _rendering(config, conn, period, now=now, client=client)
+        carry = None if since is not None else ledger.carry_since(conn, period)
+        found = _rendering(config, conn, period, now=now, client=client, carry_since=carry)
         subscriber = get_subscriber(conn, address)
     finally:
         conn.close()

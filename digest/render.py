@@ -205,6 +205,13 @@ def _render_template(env: jinja2.Environment, name: str, context: Mapping[str, A
         ) from e
     except jinja2.TemplateError as e:
         raise RenderError(f"{name}: {e}; check the template against the README's variables") from e
+    except (UnicodeDecodeError, RecursionError, ArithmeticError, LookupError, TypeError,
+            ValueError, AttributeError) as e:  # fmt: skip
+        # An operator's own template can fail in plain Python: 1/0, "a" + 1, a file that is
+        # not UTF-8, a macro that calls itself. Still a problem they can fix, not a bug.
+        raise RenderError(
+            f"{name}: {type(e).__name__}: {e}; fix the template (templates are read as UTF-8)"
+        ) from e
 
 
 def _one_line_template(source: str, key: str, context: Mapping[str, Any]) -> str:
@@ -212,6 +219,11 @@ def _one_line_template(source: str, key: str, context: Mapping[str, Any]) -> str
         rendered = _text_environment().from_string(source).render(context)
     except jinja2.TemplateError as e:
         raise RenderError(f"config newsletter.{key}: {e}; fix the template in config.yaml") from e
+    except (RecursionError, ArithmeticError, LookupError, TypeError, ValueError,
+            AttributeError) as e:  # fmt: skip
+        raise RenderError(
+            f"config newsletter.{key}: {type(e).__name__}: {e}; fix the template in config.yaml"
+        ) from e
     return " ".join(clean(rendered).split())
 
 

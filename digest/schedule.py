@@ -33,7 +33,7 @@ from digest.collect import collect
 from digest.config import Config
 from digest.cron import build_trigger, local_time, next_fire, relative
 from digest.errors import DigestError
-from digest.ledger import get_issue, sent_review_ids
+from digest.ledger import carry_since, get_issue, sent_review_ids
 from digest.lock import DEFAULT_WAIT, runner_lock
 from digest.models import Period, Problem
 from digest.period import current_period
@@ -89,17 +89,21 @@ def plan_next(
         return None
     period = current_period(config, fire)
     already: frozenset[str] = frozenset()
+    carry = None
     existing = None
     if config.state.exists():
         conn = db.connect(config.state, create=False)
         try:
             already = sent_review_ids(conn)
+            carry = carry_since(conn, period)
             stored = get_issue(conn, period.key)
             existing = stored.status if stored else None
         finally:
             conn.close()
     collection = collect(config, now=now, client=client)
-    selected = select_reviews(config, collection, period, already_sent=already, now=now)
+    selected = select_reviews(
+        config, collection, period, already_sent=already, now=now, carry_since=carry
+    )
     return NextRun(
         fire=fire,
         period=period,

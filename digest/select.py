@@ -56,17 +56,22 @@ def preview_selection(
     """
     period = current_period(config, now, since=since, until=until)
     collection = collect(config, now=now)
-    selected = select_reviews(config, collection, period, already_sent=sent_before(config), now=now)
+    already, carry = sent_before(config, period)
+    selected = select_reviews(
+        config, collection, period, already_sent=already, now=now,
+        carry_since=None if since is not None else carry,
+    )  # fmt: skip
     return Preview(period=period, collection=collection, selected=selected)
 
 
-def sent_before(config: Config) -> frozenset[str]:
-    """The ids of reviews in earlier issues, per the ledger; empty when there is no ledger."""
+def sent_before(config: Config, period: Period) -> tuple[frozenset[str], datetime | None]:
+    """The ids of reviews in earlier issues, and how far back ``period`` reaches for what the
+    previous issue left out (``ledger.carry_since``); nothing when there is no ledger."""
     if not config.state.exists():
-        return frozenset()
+        return frozenset(), None
     conn = db.connect(config.state, create=False)
     try:
-        return ledger.sent_review_ids(conn)
+        return ledger.sent_review_ids(conn), ledger.carry_since(conn, period)
     finally:
         conn.close()
 
@@ -78,15 +83,17 @@ def select_reviews(
     *,
     already_sent: frozenset[str] = frozenset(),
     now: datetime | None = None,
+    carry_since: datetime | None = None,
 ) -> Selected:
     """Choose the reviews for ``period`` from ``collection``.
 
     ``already_sent`` holds the ids of reviews in earlier issues. ``now`` tells a review dated
     in the future from one merely after an explicit ``--until``; without it the end of the
-    period counts as now.
+    period counts as now. ``carry_since`` (``ledger.carry_since``) widens the window back to
+    the previous issue's start, for the reviews it left out.
     """
     skipped: list[Skipped] = list(collection.skipped)
-    in_window = _in_window(collection.reviews, period, now or period.end, skipped)
+    in_window = _in_window(collection.reviews, period, now or period.end, skipped, carry_since)
     groups = _fold(in_window, skipped)
     fresh: list[Review] = []
     for kept, ids in groups:
@@ -108,20 +115,25 @@ def select_reviews(
 
 
 def _in_window(
-    reviews: tuple[Review, ...], period: Period, now: datetime, skipped: list[Skipped]
+    reviews: tuple[Review, ...],
+    period: Period,
+    now: datetime,
+    skipped: list[Skipped],
+    carry_since: datetime | None = None,
 ) -> list[Review]:
     kept: list[Review] = []
     for review in reviews:
         when = review.published
         shown = when.astimezone(period.start.tzinfo).strftime("%Y-%m-%d %H:%M")
-        if when in period:
+        if when in period or (carry_since is not None and carry_since <= when < period.start):
             kept.append(review)
         elif when > now:
             skipped.append(Skipped(review.title, review.source, f"{REASON_FUTURE} ({shown})"))
         else:
             side = "before" if when < period.start else "after"
-            edge = period.start if side == "before" else period.end
-            bound = edge.strftime("%Y-%m-%d %H:%M")
+            start = min(period.start, carry_since) if carry_since is not None else period.start
+            edge = start if side == "before" else period.end
+            bound = edge.astimezone(period.start.tzinfo).strftime("%Y-%m-%d %H:%M")
             skipped.append(
                 Skipped(
                     review.title,

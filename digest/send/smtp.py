@@ -231,6 +231,14 @@ class SmtpSession:
             return Attempt("unknown", UNKNOWN_REASON, reconnect=True)
         if code == 250:
             return Attempt("sent")
+        if code == -1:
+            # Not an SMTP reply at all, after the server had the whole message: it may have
+            # delivered it, exactly as when the connection drops here.
+            reason = (
+                f"unreadable reply after the final '.' ({_text(reply)[:100]}); it may have "
+                "been delivered, so it is not sent again automatically"
+            )
+            return Attempt("unknown", reason, reconnect=True)
         return self._classify("after DATA", code, reply)
 
     def _envelope(self, sender: str, recipient: str, options: str) -> Attempt | None:

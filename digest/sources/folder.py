@@ -174,6 +174,10 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, object], str]:
             f"{path}: the front matter is not valid YAML{where}; fix it or remove the "
             "lines between the --- markers"
         ) from None
+    except ValueError as e:  # YAML that parses but can't be built: `date: 2026-02-30`
+        raise ReviewError(
+            f"{path}: the front matter has a value YAML can't read ({e}); fix it or quote it"
+        ) from None
     if not isinstance(metadata, dict):
         raise ReviewError(f"{path}: the front matter must be key: value lines (title:, date:, …)")
     fields, _unknown = read_headers({str(k): v for k, v in metadata.items()})
