@@ -4,14 +4,12 @@ Read-only queries for ``digest serve``. An issue's stored HTML still holds the p
 markers (``Markers``) the sender replaces for each subscriber; the archive replaces them with
 neutral values instead — the unsubscribe link points at the general ``/unsubscribe`` page and
 the greeting names nobody — so the archived copy is the email as sent, minus the recipient.
-The neutral values are the render stage's (``render.NEUTRAL_NAME``, ``neutral_unsubscribe_url``),
-so the archive, ``digest build`` and the preview show the same copy.
+The neutralising is the render stage's (``render.neutralise``), so the archive, ``digest build``
+and the preview show the same copy.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -20,12 +18,11 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
-from digest.render import NEUTRAL_NAME, neutral_unsubscribe_url
+from digest.ledger import get_issue
+from digest.render import neutralise
 
 #: The only shape of issue id the archive serves (an ISO week key, e.g. ``2026-W48``).
 ISSUE_KEY = re.compile(r"\d{4}-W\d{2}")
-#: Any marker ``Markers.make`` can produce, in case the stored marker list is incomplete.
-_ANY_MARKER = re.compile(r"dgst[0-9a-f]{16}(unsub|name)")
 #: Characters XML 1.0 forbids; a subject carrying one would make the whole feed unreadable.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 #: Issues a feed carries; readers only need the recent ones.
@@ -91,35 +88,10 @@ def issue_html(conn: sqlite3.Connection, key: str, base_url: str) -> str | None:
     """
     if not ISSUE_KEY.fullmatch(key):
         return None
-    row = conn.execute(
-        "SELECT html, markers FROM issues WHERE id = ? AND status IN ('done', 'sending')", (key,)
-    ).fetchone()
-    if row is None or not row["html"]:
+    issue = get_issue(conn, key)
+    if issue is None or issue.status not in ("done", "sending") or not issue.html:
         return None
-    return neutral_html(row["html"], row["markers"], base_url)
-
-
-def neutral_html(stored: str, markers_json: str, base_url: str) -> str:
-    """Replace every per-recipient marker in an issue's HTML with a value that names nobody.
-
-    ``render.neutral_html`` does this for a ``RenderedDigest``; the archive has only the stored
-    columns, so it repeats the substitution from the markers JSON the ledger wrote.
-    """
-    values = {
-        "unsub": html.escape(neutral_unsubscribe_url(base_url), quote=True),
-        "name": html.escape(NEUTRAL_NAME, quote=True),
-    }
-    try:
-        markers = json.loads(markers_json or "{}")
-    except ValueError:
-        markers = {}
-    if isinstance(markers, dict):
-        for field, kind in (("unsubscribe_url", "unsub"), ("name", "name")):
-            marker = markers.get(field)
-            if isinstance(marker, str) and marker:
-                stored = stored.replace(marker, values[kind])
-    # Belt and braces: a marker the stored list missed must never reach a page.
-    return _ANY_MARKER.sub(lambda m: values[m.group(1)], stored)
+    return neutralise(issue.html, issue.markers, base_url)
 
 
 def rss_feed(issues: list[ArchivedIssue], *, title: str, base_url: str, description: str) -> bytes:

@@ -22,7 +22,7 @@ import math
 import re
 import textwrap
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -361,28 +361,27 @@ def neutral_unsubscribe_url(base_url: str) -> str:
     return f"{base_url.rstrip('/')}/unsubscribe"
 
 
-def _substitute(
-    text: str, markers: Markers, url: str, name: str, quote: Callable[[str], str]
-) -> str:
-    return text.replace(markers.unsubscribe_url, quote(url)).replace(markers.name, quote(name))
+def neutralise(html: str, markers: Markers, base_url: str) -> str:
+    """Email HTML with placeholder recipient values instead of anyone's own: for the web
+    archive, previews and ``build``. Any marker-shaped leftover (say, a stored marker list that
+    missed one) is replaced too, so no marker ever reaches a page."""
+    url = html_lib.escape(neutral_unsubscribe_url(base_url), quote=True)
+    name = html_lib.escape(NEUTRAL_NAME, quote=True)
+    html = html.replace(markers.unsubscribe_url, url).replace(markers.name, name)
+    return _MARKER_LIKE.sub(lambda m: url if m.group(0).lower().endswith("unsub") else name, html)
 
 
 def neutral_html(rendered: RenderedDigest, base_url: str) -> str:
-    """The HTML with placeholder recipient values: for the archive, previews and ``build``."""
-    return _substitute(
-        rendered.html,
-        rendered.markers,
-        neutral_unsubscribe_url(base_url),
-        NEUTRAL_NAME,
-        lambda s: html_lib.escape(s, quote=True),
-    )
+    """The rendered HTML with placeholder recipient values (see ``neutralise``)."""
+    return neutralise(rendered.html, rendered.markers, base_url)
 
 
 def neutral_text(rendered: RenderedDigest, base_url: str) -> str:
     """The text part with the same placeholder values as ``neutral_html``."""
-    return _substitute(
-        rendered.text, rendered.markers, neutral_unsubscribe_url(base_url), NEUTRAL_NAME, str
-    )
+    markers = rendered.markers
+    return rendered.text.replace(
+        markers.unsubscribe_url, neutral_unsubscribe_url(base_url)
+    ).replace(markers.name, NEUTRAL_NAME)
 
 
 def empty_period_message(period: Period) -> str:
