@@ -15,9 +15,7 @@ import httpx
 
 from digest.collect import Collection, collect
 from digest.config import Config
-from digest.db import connect
 from digest.errors import DigestError
-from digest.ledger import carry_since, sent_review_ids
 from digest.message import MessageTemplate, Recipient
 from digest.models import Period, RenderedDigest
 from digest.period import current_period
@@ -28,7 +26,7 @@ from digest.render import (
     neutral_text,
     render_digest,
 )
-from digest.select import Selected, select_reviews
+from digest.select import Selected, select_reviews, sent_before
 
 #: Who the preview message is addressed to: a reserved domain that can never receive mail.
 PREVIEW_ADDRESS = "preview@example.invalid"
@@ -50,16 +48,27 @@ class Built:
         return "" if self.rendered is not None else empty_period_message(self.period)
 
 
-def already_sent(config: Config, period: Period) -> tuple[frozenset[str], datetime | None]:
-    """Ids of reviews carried by earlier issues, and ``ledger.carry_since`` for ``period``;
-    nothing when there is no state database yet."""
-    if not config.state.exists():
-        return frozenset(), None
-    conn = connect(config.state, create=False)  # a broken file is a StateError naming it
-    try:
-        return sent_review_ids(conn), carry_since(conn, period)
-    finally:
-        conn.close()
+def select_and_render(
+    config: Config,
+    period: Period,
+    collection: Collection,
+    *,
+    now: datetime,
+    already_sent: frozenset[str],
+    carry_since: datetime | None,
+) -> tuple[Selected, RenderedDigest | None]:
+    """Select the period's reviews and render them — the one place that decides whether a
+    period has a digest at all (``digest build``, the preview, a send, a dry run, a test copy).
+
+    ``None`` instead of a digest when every source failed, or when nothing is new and no
+    quiet-week note is configured.
+    """
+    selected = select_reviews(
+        config, collection, period, already_sent=already_sent, now=now, carry_since=carry_since
+    )
+    if collection.all_failed or not (selected.reviews or config.newsletter.quiet_week):
+        return selected, None
+    return selected, render_digest(config, period, selected.reviews, now=now)
 
 
 def build_digest(
@@ -75,14 +84,11 @@ def build_digest(
     period = current_period(config, now, since=since, until=until)
     if collection is None:
         collection = collect(config, now=now, client=client)
-    already, carry = already_sent(config, period)
-    selected = select_reviews(
-        config, collection, period, already_sent=already, now=now,
+    already, carry = sent_before(config, period)
+    selected, rendered = select_and_render(
+        config, period, collection, now=now, already_sent=already,
         carry_since=None if since is not None else carry,
     )  # fmt: skip
-    rendered = None
-    if selected.reviews or config.newsletter.quiet_week:
-        rendered = render_digest(config, period, selected.reviews, now=now)
     return Built(period, collection, selected, rendered)
 
 

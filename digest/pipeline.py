@@ -264,9 +264,9 @@ def _build(
     carry_since: datetime | None = None,
 ) -> tuple[RenderedDigest, tuple[Problem, ...]] | RunResult:
     """Collect, select and render a new issue — or record why there is nothing to send."""
+    from digest.build import select_and_render
     from digest.collect import collect
-    from digest.render import empty_period_message, render_digest
-    from digest.select import select_reviews
+    from digest.render import empty_period_message
 
     collection = collect(config, now=now, client=client, conn=conn)
     if collection.all_failed:
@@ -275,15 +275,14 @@ def _build(
             "every source failed; nothing was recorded or sent, the next run tries again",
             problems=collection.problems,
         )  # fmt: skip
-    selected = select_reviews(
-        config, collection, period, already_sent=ledger.sent_review_ids(conn), now=now,
+    _, rendered = select_and_render(
+        config, period, collection, now=now, already_sent=ledger.sent_review_ids(conn),
         carry_since=carry_since,
     )  # fmt: skip
-    if not selected.reviews and not config.newsletter.quiet_week:
+    if rendered is None:
         note = empty_period_message(period)
         ledger.record_empty(conn, period, note, now=_wall_clock(), path=config.state)
         return RunResult(period.key, "empty", note, problems=collection.problems)
-    rendered = render_digest(config, period, selected.reviews, now=now)
     return rendered, collection.problems
 
 
@@ -343,23 +342,23 @@ def _rendering(
     carry_since: datetime | None = None,
 ) -> tuple[str, str, str, Markers, int, bool] | str:
     """(subject, html, text, markers, reviews, stored) of the period's issue, or why none."""
+    from digest.build import select_and_render
     from digest.collect import collect
-    from digest.render import empty_period_message, render_digest
-    from digest.select import select_reviews
+    from digest.render import empty_period_message
 
     issue = ledger.get_issue(conn, period.key)
     if issue is not None and issue.status in ("sending", "done"):
         return issue.subject, issue.html, issue.text, issue.markers, issue.review_count, True
     if issue is not None:
         return f"issue {period.key} had nothing to send: {issue.note}"
+    # No conn for collect: a look must not move the real runs' remembered ETags.
     collection = collect(config, now=now, client=client, conn=None)
-    selected = select_reviews(
-        config, collection, period, already_sent=ledger.sent_review_ids(conn), now=now,
+    _, r = select_and_render(
+        config, period, collection, now=now, already_sent=ledger.sent_review_ids(conn),
         carry_since=carry_since,
     )  # fmt: skip
-    if not selected.reviews and not config.newsletter.quiet_week:
+    if r is None:
         return empty_period_message(period)
-    r = render_digest(config, period, selected.reviews, now=now)
     return r.subject, r.html, r.text, r.markers, len(r.reviews), False
 
 
