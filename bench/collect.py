@@ -24,9 +24,9 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from digest import db
-from digest.collect import collect
+from digest.collect.collection import collect
 from digest.config import load_config
+from digest.state import db
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

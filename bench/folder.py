@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.collect import collect
+from digest.collect.collection import collect
 from digest.config import load_config
 from digest.period import current_period
 from digest.select import select_reviews

@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.config import parse_config
-from digest.mjml_worker import Compiler
 from digest.models import Facts, Grade, Image, Period, Review
-from digest.render import render_digest
+from digest.render.compiler import Compiler
+from digest.render.compose import render_digest
 
 CONFIG = """
 newsletter:

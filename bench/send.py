@@ -102,8 +102,8 @@ def _reviews() -> list[object]:
 def _prepare(
     folder: Path, subscribers: int, rendered: object, port: int, conns: int, dkim: bool
 ) -> Path:
-    from digest import db, ledger
     from digest.config import load_config
+    from digest.state import db, ledger
 
     folder.mkdir(parents=True)
     (folder / "reviews").mkdir()
@@ -150,8 +150,8 @@ def _write_dkim_key(path: Path) -> None:
 def child(config_path: Path) -> None:
     """The measured sender: resume the recorded issue, report figures as JSON."""
     from digest.config import load_config
-    from digest.pipeline import run_once
-    from digest.send import SmtpTransport
+    from digest.deliver import SmtpTransport
+    from digest.pipeline.run import run_once
 
     config = load_config(config_path)
     assert config.smtp is not None
@@ -236,9 +236,9 @@ def main() -> None:
         )
 
     from digest.config import load_config
-    from digest.message import MessageTemplate, Recipient
+    from digest.deliver.message import MessageTemplate, Recipient
     from digest.period import current_period
-    from digest.render import render_digest
+    from digest.render.compose import render_digest
 
     port = _free_port()
     sink_cmd = [sink_tool, "-u", "nobody", f"127.0.0.1:{port}", "1024"]

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest import db, ledger
-from digest.collect import Collection, collect
+from digest.collect.collection import Collection, collect
 from digest.config import Config
 from digest.models import Period, Review, Skipped, canonical_link
 from digest.period import current_period
+from digest.state import db, ledger
 
 REASON_FUTURE = "dated in the future"
 REASON_SENT = "already sent in an earlier issue"

@@ -16,10 +16,10 @@ import support.smtp as smtp_support
 from support.http import ScriptedServer, serving, write_config
 from support.render_reviews import CONFIG_YAML, write_review_files
 
-from digest import db
 from digest.config import load_config
-from digest.pipeline import run_once
-from digest.send import SmtpTransport
+from digest.deliver import SmtpTransport
+from digest.pipeline.run import run_once
+from digest.state import db
 
 
 @pytest.fixture

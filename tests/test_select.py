@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from digest.collect import Collection, collect
+from digest.collect.base import SourceResult
+from digest.collect.collection import Collection, collect
+from digest.collect.registry import REGISTRY
 from digest.config import Config, load_config
 from digest.errors import SourceError
 from digest.models import Facts, Grade, Image, Period, Review, Skipped
 from digest.period import current_period
 from digest.select import select_reviews
-from digest.sources import REGISTRY
-from digest.sources.base import SourceResult
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)

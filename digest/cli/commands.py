@@ -104,8 +104,8 @@ def main() -> None:
 @pass_app
 def check(app: _App) -> None:
     """Validate the config and report the health of each source."""
-    from digest.collect import check_config, collect
-    from digest.reports import health_table
+    from digest.cli.reports import health_table
+    from digest.collect.collection import check_config, collect
 
     config = app.config
     check_config(config)
@@ -126,8 +126,8 @@ def sources(app: _App, since: str | None, until: str | None, as_json: bool) -> N
     """List the reviews the sources give for this period, and why others were left out."""
     import json
 
-    from digest.collect import review_record
-    from digest.reports import left_out_table, selected_table
+    from digest.cli.reports import left_out_table, selected_table
+    from digest.collect.collection import review_record
     from digest.select import preview_selection
 
     config = app.config
@@ -162,7 +162,7 @@ def sources(app: _App, since: str | None, until: str | None, as_json: bool) -> N
 @pass_app
 def build(app: _App, out: Path, since: str | None, until: str | None) -> None:
     """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing."""
-    from digest.build import build_digest, write_files
+    from digest.pipeline.build import build_digest, write_files
 
     config = app.config
     when = now()
@@ -196,7 +196,7 @@ def preview(app: _App, host: str, port: int, open_browser: bool) -> None:
 
     import uvicorn
 
-    from digest.preview import create_preview_app
+    from digest.web.preview import create_preview_app
 
     app.config  # noqa: B018 — report a bad config now, not on the first request
     url = f"http://{host}:{port}/"
@@ -219,7 +219,7 @@ def subscribers() -> None:
 @pass_app
 def subscribers_import(app: _App, csv_file: Path) -> None:
     """Add subscribers from a CSV file with a header row: email, name, any extra columns."""
-    from digest import db, subscribers
+    from digest.state import db, subscribers
 
     conn = db.connect(app.config.state)
     result = subscribers.import_csv(conn, csv_file)
@@ -234,7 +234,7 @@ def subscribers_import(app: _App, csv_file: Path) -> None:
 @pass_app
 def subscribers_add(app: _App, email: str, name: str) -> None:
     """Add one subscriber (or re-subscribe an address)."""
-    from digest import db, subscribers
+    from digest.state import db, subscribers
 
     added = subscribers.add(db.connect(app.config.state), email, name)
     console.print(f"{escape(added.email)} is subscribed")
@@ -245,8 +245,8 @@ def subscribers_add(app: _App, email: str, name: str) -> None:
 @pass_app
 def subscribers_remove(app: _App, email: str) -> None:
     """Unsubscribe an address (it is kept, so it is never mailed again)."""
-    from digest import db, subscribers
     from digest.errors import SubscriberError
+    from digest.state import db, subscribers
 
     if not subscribers.remove(db.connect(app.config.state), email):
         raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
@@ -258,8 +258,8 @@ def subscribers_remove(app: _App, email: str) -> None:
 @pass_app
 def subscribers_list(app: _App, status: str | None) -> None:
     """Show the subscribers (all, or those with one status)."""
-    from digest import db, subscribers
-    from digest.send.display import subscribers_table
+    from digest.cli.display import subscribers_table
+    from digest.state import db, subscribers
 
     console.print(subscribers_table(subscribers.listing(db.connect(app.config.state), status)))
 
@@ -280,8 +280,8 @@ def subscribers_list(app: _App, status: str | None) -> None:
 def send(app: _App, dry_run: bool, to: str | None, yes: bool, since: str | None,
          until: str | None, resend_unknown: bool, issue: str | None) -> None:  # fmt: skip
     """Send this period's issue to every subscriber, once (resumes an interrupted send)."""
-    from digest import pipeline
-    from digest.send import display
+    from digest.cli import display
+    from digest.pipeline import run as pipeline
 
     config = app.config
     start, end = parse_when(since, config), parse_when(until, config)
@@ -314,8 +314,8 @@ def send(app: _App, dry_run: bool, to: str | None, yes: bool, since: str | None,
 @pass_app
 def history(app: _App, limit: int) -> None:
     """List issues with their sent / deferred / failed / unknown / pending counts, and runs."""
-    from digest import db, ledger
-    from digest.send.display import history_table, runs_table
+    from digest.cli.display import history_table, runs_table
+    from digest.state import db, ledger
 
     conn = db.connect(app.config.state)
     console.print(history_table(ledger.history(conn, limit)))
@@ -340,8 +340,8 @@ def _log_to_stderr() -> None:
 @pass_app
 def run_command(app: _App) -> None:
     """Run once now, as the scheduler does: resume, collect, render, send, record."""
-    from digest.runner import run_now
-    from digest.schedule import stop_on_signals
+    from digest.schedule.scheduler import stop_on_signals
+    from digest.schedule.tick import run_now
 
     _log_to_stderr()
     with stop_on_signals() as stop:
@@ -359,7 +359,7 @@ def run_command(app: _App) -> None:
 @pass_app
 def schedule(app: _App) -> None:
     """Run in the foreground, sending each issue on schedule.cron (stop with SIGTERM/Ctrl-C)."""
-    from digest.schedule import run_scheduler, stop_on_signals
+    from digest.schedule.scheduler import run_scheduler, stop_on_signals
 
     config = app.config
     _log_to_stderr()
@@ -371,8 +371,8 @@ def schedule(app: _App) -> None:
 @pass_app
 def next_command(app: _App) -> None:
     """Say when the next run is due and which reviews it would include now (sends nothing)."""
-    from digest.reports import left_out_table, selected_table
-    from digest.schedule import describe_next, plan_next
+    from digest.cli.reports import left_out_table, selected_table
+    from digest.schedule.scheduler import describe_next, plan_next
 
     config = app.config
     when = now()
@@ -400,7 +400,7 @@ def next_command(app: _App) -> None:
 @pass_app
 def serve_command(app: _App, host: str | None, port: int | None) -> None:
     """Serve one-click unsubscribe, the issue archive and its RSS feed (and /preview if on)."""
-    from digest.web import serve  # starlette and uvicorn load only for this command
+    from digest.web.app import serve  # starlette and uvicorn load only for this command
 
     config = app.config
     serve(config, host or config.serve.host, config.serve.port if port is None else port)

@@ -18,9 +18,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from digest.ledger import IssueSummary, RunSummary
-from digest.pipeline import DryRun, Plan, RunResult
-from digest.subscribers import Subscriber
+from digest.pipeline.run import DryRun, Plan, RunResult
+from digest.state.ledger import IssueSummary, RunSummary
+from digest.state.subscribers import Subscriber
 
 
 def subscribers_table(rows: Sequence[Subscriber]) -> Table:

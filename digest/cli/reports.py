@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from rich.table import Table
 from rich.text import Text
 
-from digest.collect import Collection
+from digest.collect.collection import Collection
 from digest.models import Period, Problem
 from digest.select import Selected
 

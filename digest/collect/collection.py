@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 
-from digest import db
+from digest.collect.base import SourceResult
+from digest.collect.registry import REGISTRY
 from digest.config import Config, SourceConfig
 from digest.errors import DigestError, SourceError
 from digest.models import Problem, Review, Skipped
-from digest.sources import REGISTRY
-from digest.sources.base import SourceResult
+from digest.state import db
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def collect(
     """
     if client is not None:
         return _collect_all(config, now=now, client=client, conn=conn)
-    from digest.sources.http import make_client  # the network stage's module, on first use
+    from digest.collect.http import make_client  # the network stage's module, on first use
 
     with make_client(config.http) as own_client:
         return _collect_all(config, now=now, client=own_client, conn=conn)

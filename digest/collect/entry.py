@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from digest import fields
+from digest.collect import fields
+from digest.collect.sanitize import clean_text, read_html
 from digest.errors import ReviewError
 from digest.models import Image, Review
-from digest.sanitize import clean_text, read_html
 
 #: A date further ahead than this is a mistake in the feed, not a scheduled post.
 FUTURE_SLACK = timedelta(days=1)

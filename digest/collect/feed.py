@@ -23,13 +23,13 @@ import feedparser
 import httpx
 
 from digest import config as cfg
+from digest.collect.base import SourceResult
+from digest.collect.entry import ImageOffer, build_review, check_date, to_int
+from digest.collect.http import FetchResult, fetch_with
+from digest.collect.jsonfeed import is_json_feed, read_json_feed
+from digest.collect.sanitize import clean_text, html_to_line
 from digest.errors import ReviewError, SourceError
 from digest.models import Problem, Review
-from digest.sanitize import clean_text, html_to_line
-from digest.sources.base import SourceResult
-from digest.sources.entry import ImageOffer, build_review, check_date, to_int
-from digest.sources.http import FetchResult, fetch_with
-from digest.sources.jsonfeed import is_json_feed, read_json_feed
 
 #: Entries beyond this many in one feed are not read (and a problem says so).
 MAX_ENTRIES = 500
@@ -48,7 +48,7 @@ class FeedSource:
 
     def __init__(
         self,
-        entry: cfg.FeedSource,
+        entry: cfg.FeedSettings,
         *,
         settings: cfg.Config,
         client: httpx.Client,

@@ -52,10 +52,10 @@ import httpx
 import yaml
 
 from digest import config as cfg
+from digest.collect.base import SourceResult
+from digest.collect.fields import parse_date, parse_review_text, read_headers, split_header_block
 from digest.errors import ReviewError, SourceError
-from digest.fields import parse_date, parse_review_text, read_headers, split_header_block
 from digest.models import Grade, Image, Problem, Review
-from digest.sources.base import SourceResult
 
 SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 MAX_FILE_BYTES = 2_000_000
@@ -88,7 +88,7 @@ class FolderSource:
 
     def __init__(
         self,
-        entry: cfg.FolderSource,
+        entry: cfg.FolderSettings,
         *,
         settings: cfg.Config,
         client: httpx.Client | None = None,

@@ -41,7 +41,7 @@ import httpx
 
 from digest import config as cfg
 from digest.errors import FetchError
-from digest.sources.cache import cache_lookup, cache_store
+from digest.state.http_cache import cache_lookup, cache_store
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = frozenset({"http", "https"})

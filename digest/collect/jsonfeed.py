@@ -10,10 +10,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from digest.collect.entry import ImageOffer, build_review, check_date, to_int
+from digest.collect.sanitize import clean_text, html_to_line
 from digest.errors import ReviewError, SourceError
 from digest.models import Problem, Review
-from digest.sanitize import clean_text, html_to_line
-from digest.sources.entry import ImageOffer, build_review, check_date, to_int
 
 _JSON_TYPES = ("application/feed+json", "application/json")
 

@@ -7,10 +7,10 @@ walk over subclasses, so adding a source type is one import and one line.
 
 from __future__ import annotations
 
-from digest.sources.base import Source, SourceResult
-from digest.sources.feed import FeedSource
-from digest.sources.folder import FolderSource
-from digest.sources.wordpress import WordPressSource
+from digest.collect.base import Source, SourceResult
+from digest.collect.feed import FeedSource
+from digest.collect.folder import FolderSource
+from digest.collect.wordpress import WordPressSource
 
 REGISTRY: dict[str, type[Source]] = {
     "folder": FolderSource,

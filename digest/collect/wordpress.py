@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 
 from digest import config as cfg
+from digest.collect.base import SourceResult
+from digest.collect.entry import ImageOffer, build_review, check_date, to_int
+from digest.collect.http import fetch_with
+from digest.collect.sanitize import clean_text, html_to_line
 from digest.errors import ReviewError, SourceError
 from digest.models import Problem, Review
-from digest.sanitize import clean_text, html_to_line
-from digest.sources.base import SourceResult
-from digest.sources.entry import ImageOffer, build_review, check_date, to_int
-from digest.sources.http import fetch_with
 
 PER_PAGE = 50
 MAX_PAGES = 20
@@ -49,7 +49,7 @@ class WordPressSource:
 
     def __init__(
         self,
-        entry: cfg.WordPressSource,
+        entry: cfg.WordPressSettings,
         *,
         settings: cfg.Config,
         client: httpx.Client,

@@ -7,9 +7,9 @@ one, ``loop.py`` the delivery loop that ties them to the ledger.
 from __future__ import annotations
 
 from digest.config import Config
-from digest.send.loop import DeliveryReport, deliver
-from digest.send.smtp import SmtpTransport
-from digest.send.transport import Attempt, MaildirTransport, Session, Transport
+from digest.deliver.loop import DeliveryReport, deliver
+from digest.deliver.smtp import SmtpTransport
+from digest.deliver.transport import Attempt, MaildirTransport, Session, Transport
 
 
 def make_transport(config: Config) -> Transport:

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest import db, ledger
+from digest.deliver.message import DkimSigner, MessageTemplate, Recipient, RecipientError
+from digest.deliver.smtp import ConnectFailed
+from digest.deliver.transport import Attempt, Session, Transport
 from digest.errors import DeliveryError, DigestError
-from digest.ledger import Claimed, Outcome
-from digest.message import DkimSigner, MessageTemplate, Recipient, RecipientError
-from digest.send.smtp import ConnectFailed
-from digest.send.transport import Attempt, Session, Transport
+from digest.state import db, ledger
+from digest.state.ledger import Claimed, Outcome
 
 Progress = Callable[[int, int], None]
 

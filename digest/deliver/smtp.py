@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from digest.config import Smtp
+from digest.deliver.transport import Attempt
 from digest.errors import DeliveryError
-from digest.send.transport import Attempt
 
 #: RCPT answers that mean the mailbox does not exist: the address is marked ``bounced``.
 HARD_BOUNCE_CODES = (550, 551, 553)

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import httpx
 
-from digest.collect import Collection, collect
+from digest.collect.collection import Collection, collect
 from digest.config import Config
+from digest.deliver.message import MessageTemplate, Recipient
 from digest.errors import DigestError
-from digest.message import MessageTemplate, Recipient
 from digest.models import Period, RenderedDigest
 from digest.period import current_period
-from digest.render import (
+from digest.render.compose import (
     NEUTRAL_NAME,
     empty_period_message,
     neutral_html,

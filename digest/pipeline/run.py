@@ -27,15 +27,15 @@ from typing import Any
 import httpx
 from filelock import FileLock, Timeout
 
-from digest import db, ledger
 from digest.config import Config
+from digest.deliver import DeliveryReport, Transport, deliver, make_transport
+from digest.deliver.message import DkimSigner, MessageTemplate, Recipient
 from digest.errors import DeliveryError, DigestError, StateError
-from digest.message import DkimSigner, MessageTemplate, Recipient
 from digest.models import Markers, Period, Problem, RenderedDigest
 from digest.period import current_period
-from digest.send import DeliveryReport, Transport, deliver, make_transport
-from digest.subscribers import get as get_subscriber
-from digest.subscribers import normalise_address
+from digest.state import db, ledger
+from digest.state.subscribers import get as get_subscriber
+from digest.state.subscribers import normalise_address
 
 Progress = Callable[[int, int], None]
 
@@ -264,9 +264,9 @@ def _build(
     carry_since: datetime | None = None,
 ) -> tuple[RenderedDigest, tuple[Problem, ...]] | RunResult:
     """Collect, select and render a new issue — or record why there is nothing to send."""
-    from digest.build import select_and_render
-    from digest.collect import collect
-    from digest.render import empty_period_message
+    from digest.collect.collection import collect
+    from digest.pipeline.build import select_and_render
+    from digest.render.compose import empty_period_message
 
     collection = collect(config, now=now, client=client, conn=conn)
     if collection.all_failed:
@@ -342,9 +342,9 @@ def _rendering(
     carry_since: datetime | None = None,
 ) -> tuple[str, str, str, Markers, int, bool] | str:
     """(subject, html, text, markers, reviews, stored) of the period's issue, or why none."""
-    from digest.build import select_and_render
-    from digest.collect import collect
-    from digest.render import empty_period_message
+    from digest.collect.collection import collect
+    from digest.pipeline.build import select_and_render
+    from digest.render.compose import empty_period_message
 
     issue = ledger.get_issue(conn, period.key)
     if issue is not None and issue.status in ("sending", "done"):

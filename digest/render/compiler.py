@@ -31,7 +31,7 @@ from typing import IO, Any
 from digest.errors import RenderError
 
 #: How to start the child; a seam for tests, which substitute a child that crashes.
-WORKER_ARGV: tuple[str, ...] = (sys.executable, "-m", "digest.mjml_worker")
+WORKER_ARGV: tuple[str, ...] = (sys.executable, "-m", "digest.render.compiler")
 #: Longest a single document may take to compile before the child is killed.
 COMPILE_TIMEOUT = 120.0
 

@@ -33,9 +33,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from digest.config import Config
 from digest.errors import RenderError
-from digest.lint import lint
-from digest.mjml_worker import Compiler
 from digest.models import Markers, Period, RenderedDigest, Review
+from digest.render.compiler import Compiler
+from digest.render.lint import lint
 
 #: Trim the review list when the final HTML would pass this many bytes (Gmail clips ~102 KB
 #: and the sender's unsubscribe URLs add a little).

@@ -28,18 +28,18 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from digest import db
-from digest.collect import collect
+from digest.collect.collection import collect
 from digest.config import Config
-from digest.cron import build_trigger, local_time, next_fire, relative
+from digest.deliver import Transport
 from digest.errors import DigestError
-from digest.ledger import carry_since, get_issue, sent_review_ids
-from digest.lock import DEFAULT_WAIT, runner_lock
 from digest.models import Period, Problem
 from digest.period import current_period
-from digest.runner import log_line, record_missed, tick
+from digest.schedule.cron import build_trigger, local_time, next_fire, relative
+from digest.schedule.tick import log_line, record_missed, tick
 from digest.select import Selected, select_reviews
-from digest.send import Transport
+from digest.state import db
+from digest.state.ledger import carry_since, get_issue, sent_review_ids
+from digest.state.locks import DEFAULT_WAIT, runner_lock
 
 log = logging.getLogger("digest.schedule")
 

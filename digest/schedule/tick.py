@@ -27,14 +27,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from apscheduler.triggers.cron import CronTrigger
 
-from digest import db
 from digest.config import Config
-from digest.cron import build_trigger, fires_between, local_time, previous_fire
+from digest.deliver import Transport
 from digest.errors import DigestError
-from digest.lock import DEFAULT_WAIT, runner_lock
 from digest.period import period_key
-from digest.pipeline import RunResult, run_once
-from digest.send import Transport
+from digest.pipeline.run import RunResult, run_once
+from digest.schedule.cron import build_trigger, fires_between, local_time, previous_fire
+from digest.state import db
+from digest.state.locks import DEFAULT_WAIT, runner_lock
 
 log = logging.getLogger("digest.schedule")
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.db import transaction
 from digest.models import Markers, Period, RenderedDigest
+from digest.state.db import transaction
 
 #: Delivery states that are final: a row in one of these is never sent again automatically.
 FINAL = ("sent", "failed", "unknown", "skipped")

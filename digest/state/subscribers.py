@@ -22,8 +22,8 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
-from digest.db import transaction
 from digest.errors import SubscriberError
+from digest.state.db import transaction
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,10 +40,11 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from digest import archive, subscribers
 from digest.config import Config
-from digest.db import connect
 from digest.errors import DigestError, RenderError, StateError
+from digest.state import subscribers
+from digest.state.db import connect
+from digest.web import archive
 
 T = TypeVar("T")
 log = logging.getLogger("digest.web")
@@ -268,7 +269,7 @@ def create_app(config: Config) -> Starlette:
         Route("/issues/{key}", site.issue, methods=["GET"]),
     ]
     if config.serve.preview:
-        from digest.preview import create_preview_app
+        from digest.web.preview import create_preview_app
 
         routes.append(Mount("/preview", app=create_preview_app(config.path)))
     if site.prefix:

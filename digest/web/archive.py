@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
-from digest.ledger import get_issue
-from digest.render import neutralise
+from digest.render.compose import neutralise
+from digest.state.ledger import get_issue
 
 #: The only shape of issue id the archive serves (an ISO week key, e.g. ``2026-W48``).
 ISSUE_KEY = re.compile(r"\d{4}-W\d{2}")

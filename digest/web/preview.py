@@ -25,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from digest.build import Built, build_digest
-from digest.collect import Collection, collect
-from digest.config import Config, FolderSource, load_config
+from digest.collect.collection import Collection, collect
+from digest.config import Config, FolderSettings, load_config
 from digest.errors import DigestError
-from digest.render import neutral_html, neutral_text, template_files
+from digest.pipeline.build import Built, build_digest
+from digest.render.compose import neutral_html, neutral_text, template_files
 
 #: Seconds before network sources (feeds, WordPress) are fetched again.
 RECOLLECT_AFTER = 60.0
@@ -54,7 +54,7 @@ def _fingerprint(paths: list[Path]) -> Fingerprint:
 def _folder_files(config: Config) -> list[Path]:
     files: list[Path] = []
     for source in config.sources:
-        if isinstance(source, FolderSource) and source.path.is_dir():
+        if isinstance(source, FolderSettings) and source.path.is_dir():
             files.append(source.path)
             files.extend(p for p in source.path.rglob("*") if p.is_file())
     return files

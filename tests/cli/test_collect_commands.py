@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from support.http import serving
 
-from digest import db
+from digest.state import db
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "reviews"
 
 BODY = """\

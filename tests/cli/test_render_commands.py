@@ -18,14 +18,14 @@ from support.feeds import rss, rss_item
 from support.http import serving, write_config
 from support.render_reviews import CONFIG_YAML, write_review_files
 
-from digest import preview
-from digest.build import build_digest
-from digest.cli import cli
+from digest.cli.commands import cli
 from digest.config import load_config
-from digest.db import connect
-from digest.ledger import record_issue
 from digest.models import Period
-from digest.preview import create_preview_app
+from digest.pipeline.build import build_digest
+from digest.state.db import connect
+from digest.state.ledger import record_issue
+from digest.web import preview
+from digest.web.preview import create_preview_app
 
 
 def publication(tmp_path: Path, extra: str = "") -> Path:

@@ -18,10 +18,10 @@ from support.scheduling import (
     write_reviews,
 )
 
-from digest.cli import cli
-from digest.lock import runner_lock
-from digest.runner import tick
-from digest.schedule import describe_next, plan_next
+from digest.cli.commands import cli
+from digest.schedule.scheduler import describe_next, plan_next
+from digest.schedule.tick import tick
+from digest.state.locks import runner_lock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from support.web import add_subscriber, status_of, write_web_config
 
-from digest import web
 from digest.errors import DigestError
+from digest.web import app as web
 
 
 def _digest(config_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

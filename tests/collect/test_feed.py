@@ -29,10 +29,10 @@ from support.feeds import (
 )
 from support.http import ScriptedServer, serving, write_config
 
+from digest.collect.base import SourceResult
+from digest.collect.feed import FeedSource
 from digest.errors import FetchError, SourceError
 from digest.models import Review
-from digest.sources.base import SourceResult
-from digest.sources.feed import FeedSource
 
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
 
@@ -451,7 +451,7 @@ def test_duplicate_entries_share_one_id_for_selection_to_fold(
 
 
 def test_one_broken_source_never_stops_the_others(server: ScriptedServer, tmp_path: Path) -> None:
-    from digest.collect import collect as collect_all
+    from digest.collect.collection import collect as collect_all
 
     server.route("/good.xml", harbour_rss(), headers=RSS_TYPE)
     server.route("/page", "<html><body>Shop</body></html>", headers={"Content-Type": "text/html"})

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.fields import (
+from digest.collect.fields import (
     is_label,
     parse_date,
     parse_facts,
@@ -17,7 +17,7 @@ from digest.fields import (
     split_overview,
 )
 
-SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared/samples/the-confession-tapes.txt"
+SHARED_SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/the-confession-tapes.txt"
 
 REVIEW = """\
 Overview: A heist picture set inside a snowed-in ski lodge. Skyline Films; 2025; 15; 1 hr. 42 min.

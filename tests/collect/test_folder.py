@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.collect.base import SourceResult
+from digest.collect.folder import FolderSource, decode, title_from_name
+from digest.collect.registry import REGISTRY
 from digest.config import Config, load_config
 from digest.errors import SourceError
 from digest.models import LETTERS, Review
-from digest.sources import REGISTRY
-from digest.sources.base import SourceResult
-from digest.sources.folder import FolderSource, decode, title_from_name
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples" / "reviews"
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

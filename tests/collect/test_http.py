@@ -11,10 +11,10 @@ import httpx
 import pytest
 from support.http import ScriptedServer, serving
 
-from digest import db
+from digest.collect.http import fetch, make_client, non_public_reason
 from digest.config import Http
 from digest.errors import FetchError
-from digest.sources.http import fetch, make_client, non_public_reason
+from digest.state import db
 
 LOOPBACK_ONLY = (ipaddress.ip_network("127.0.0.1/32"),)
 

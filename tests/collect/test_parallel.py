@@ -16,9 +16,9 @@ import pytest
 from support.feeds import rss, rss_item
 from support.http import Request, ScriptedServer, serving, write_config
 
-from digest import db
-from digest.collect import collect
+from digest.collect.collection import collect
 from digest.config import load_config
+from digest.state import db
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from digest.sanitize import (
+from digest.collect.sanitize import (
     MAX_HTML_CHARS,
     MAX_PARAGRAPH_CHARS,
     MAX_PARAGRAPHS,

@@ -22,10 +22,10 @@ from support.feeds import (
 )
 from support.http import Request, ScriptedServer, serving, write_config
 
+from digest.collect.base import SourceResult
+from digest.collect.wordpress import MAX_PAGES, WordPressSource, posts_url
 from digest.errors import FetchError, SourceError
 from digest.models import Grade
-from digest.sources.base import SourceResult
-from digest.sources.wordpress import MAX_PAGES, WordPressSource, posts_url
 
 API = "/blog/wp-json/wp/v2/posts"
 JSON = {"Content-Type": "application/json; charset=UTF-8"}

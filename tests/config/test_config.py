@@ -7,7 +7,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from digest.config import FolderSource, load_config
+from digest.config import FolderSettings, load_config
 from digest.errors import ConfigError
 
 BASE = """\
@@ -42,7 +42,7 @@ def test_a_minimal_config_gets_defaults_and_resolved_paths(tmp_path: Path) -> No
     assert (config.selection.days, config.selection.max_reviews) == (7, 20)
     assert config.selection.order == "newest"
     [source] = config.sources
-    assert isinstance(source, FolderSource)
+    assert isinstance(source, FolderSettings)
     assert source.path == tmp_path / "reviews"  # relative to the config file, not the cwd
     assert config.state == tmp_path / "state" / "digest.sqlite3"
     assert config.smtp is None
@@ -55,7 +55,7 @@ def test_the_config_is_frozen(tmp_path: Path) -> None:
 
 
 def test_the_bundled_config_loads() -> None:
-    config = load_config(Path(__file__).resolve().parents[1] / "config.yaml")
+    config = load_config(Path(__file__).resolve().parents[2] / "config.yaml")
     assert config.sources[0].type == "folder"
 
 

@@ -28,11 +28,11 @@ from support.smtp import (
     write_config,
 )
 
-from digest import db, ledger
 from digest.config import Config, load_config
+from digest.deliver import SmtpTransport
 from digest.errors import DeliveryError
-from digest.pipeline import RunResult, run_once
-from digest.send import SmtpTransport
+from digest.pipeline.run import RunResult, run_once
+from digest.state import db, ledger
 
 
 def _config(tmp_path: Path, port: int, **smtp: object) -> Config:

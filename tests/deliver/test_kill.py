@@ -41,7 +41,7 @@ def _wait_for(predicate: object, timeout: float, what: str) -> None:
 @pytest.mark.slow
 def test_kill_9_mid_send_then_resume_gives_everyone_exactly_one_copy(tmp_path: Path) -> None:
     sink_dir = tmp_path / "sink"
-    support = Path(__file__).parent / "support" / "sink_process.py"
+    support = Path(__file__).resolve().parents[1] / "support" / "sink_process.py"
     sink = subprocess.Popen([sys.executable, str(support), str(sink_dir)])
     try:
         _wait_for(lambda: (sink_dir / "port").exists(), 30, "the sink to start")

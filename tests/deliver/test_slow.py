@@ -32,9 +32,9 @@ from support.smtp import (
 )
 
 from digest.config import Config, load_config
+from digest.deliver import SmtpTransport
 from digest.errors import DeliveryError
-from digest.pipeline import RunResult, run_once
-from digest.send import SmtpTransport
+from digest.pipeline.run import RunResult, run_once
 
 ISSUE = "2026-W48"
 TIMEOUT = 1.0  # smtp.timeout, seconds per read or write

@@ -18,11 +18,11 @@ from support.smtp import (
     write_config,
 )
 
-from digest import db
 from digest.config import Config, load_config
+from digest.deliver import SmtpTransport
 from digest.errors import DeliveryError
-from digest.pipeline import run_once
-from digest.send import SmtpTransport
+from digest.pipeline.run import run_once
+from digest.state import db
 
 
 def _smtp_config(tmp_path: Path, port: int, **smtp: object) -> Config:

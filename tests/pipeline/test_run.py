@@ -22,13 +22,13 @@ from support.smtp import (
     write_reviews,
 )
 
-from digest import db, ledger, subscribers
-from digest.cli import cli
+from digest.cli.commands import cli
 from digest.config import Config, load_config
+from digest.deliver import MaildirTransport
+from digest.deliver.transport import Attempt, MaildirSession
 from digest.errors import DeliveryError, StateError
-from digest.pipeline import run_once
-from digest.send import MaildirTransport
-from digest.send.transport import Attempt, MaildirSession
+from digest.pipeline.run import run_once
+from digest.state import db, ledger, subscribers
 
 
 def _config(tmp_path: Path, reviews: int = 3, **extra: object) -> Config:
@@ -142,7 +142,7 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
         "SELECT subscriber_id, email FROM deliveries ORDER BY subscriber_id LIMIT 2"
     ).fetchall()
     claimed, _ = ledger.claim(conn, "2026-W48", 2, path=config.state)
-    from digest.message import MessageTemplate, Recipient
+    from digest.deliver.message import MessageTemplate, Recipient
 
     t = MessageTemplate(
         config=config,

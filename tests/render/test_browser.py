@@ -8,7 +8,7 @@ import pytest
 from support.browser import chromium, page_at, serve_app
 from support.render_reviews import CONFIG_YAML, write_review_files
 
-from digest.preview import create_preview_app
+from digest.web.preview import create_preview_app
 
 pytestmark = pytest.mark.browser
 

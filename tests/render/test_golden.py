@@ -15,12 +15,12 @@ import lxml.html
 import pytest
 from support.render_reviews import NOW, make_config, sample_reviews, week_period
 
-from digest.build import build_digest
 from digest.models import RenderedDigest
-from digest.render import render_digest
+from digest.pipeline.build import build_digest
+from digest.render.compose import render_digest
 
 GOLDEN = Path(__file__).parent / "golden"
-BUNDLED_SAMPLES = Path(__file__).parent.parent / "samples" / "reviews"
+BUNDLED_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "reviews"
 BAND_COLOURS = {"A": "#1a7f37", "B": "#0969da", "C": "#9a6700", "D": "#bc4c00", "F": "#cf222e"}
 
 

@@ -16,12 +16,12 @@ import lxml.html
 import pytest
 from support.render_reviews import NOW, make_config, make_review, sample_reviews, week_period
 
-from digest import mjml_worker
 from digest.config import BUNDLED_TEMPLATES
 from digest.errors import RenderError
-from digest.mjml_worker import Compiler
 from digest.models import Image, RenderedDigest, Review
-from digest.render import MAX_OVERVIEW, MAX_TITLE, render_digest
+from digest.render import compiler as mjml_worker
+from digest.render.compiler import Compiler
+from digest.render.compose import MAX_OVERVIEW, MAX_TITLE, render_digest
 
 
 class ConnectionCounter:
@@ -262,7 +262,7 @@ def test_render_digest_survives_a_crashing_compiler(
 PREMAILER_WITH_IMPORT = """
 import logging, sys, urllib.request
 import premailer
-from digest.mjml_worker import _forbid_network
+from digest.render.compiler import _forbid_network
 if sys.argv[2] == "guarded":
     _forbid_network()
 url = "http://127.0.0.1:" + sys.argv[1]

@@ -10,9 +10,9 @@ import lxml.html
 import pytest
 from support.render_reviews import NOW, make_config, make_review, sample_reviews, week_period
 
-from digest.lint import WARN_AT, lint
 from digest.models import RenderedDigest
-from digest.render import TRIM_AT, neutral_html, neutral_text, render_digest
+from digest.render.compose import TRIM_AT, neutral_html, neutral_text, render_digest
+from digest.render.lint import WARN_AT, lint
 
 
 def test_two_hundred_reviews_are_trimmed_so_the_footer_is_never_clipped(tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ from support.scheduling import (
     write_reviews,
 )
 
-from digest.cron import build_trigger, fires_between
 from digest.period import period_key
-from digest.runner import tick
+from digest.schedule.cron import build_trigger, fires_between
+from digest.schedule.tick import tick
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -204,7 +204,7 @@ def test_an_interrupted_issue_of_an_earlier_week_is_resumed_at_start_up(
     for key, message in list(_maildir(config)):
         if message["Message-ID"] in lost:
             _remove(config, key)
-    from digest import db
+    from digest.state import db
 
     conn = db.connect(config.state)
     with db.transaction(conn):

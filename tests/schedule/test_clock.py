@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from support.scheduling import add_subscribers, maildir_copies, query, write_config, write_reviews
 
 from digest.config import Config
-from digest.runner import tick
+from digest.schedule.tick import tick
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

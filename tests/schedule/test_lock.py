@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import Config, parse_config
-from digest.lock import RunnerBusy, lock_path, runner_lock
+from digest.state.locks import RunnerBusy, lock_path, runner_lock
 
 
 def make_config(tmp_path: Path) -> Config:
@@ -35,7 +35,7 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from digest.config import load_config
-    from digest.lock import runner_lock
+    from digest.state.locks import runner_lock
     with runner_lock(load_config(sys.argv[1])):
         print("held", flush=True)
         time.sleep(60)

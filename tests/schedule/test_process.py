@@ -27,7 +27,7 @@ from support.scheduling import add_subscribers, query, write_config, write_revie
 from support.smtp import Sink
 
 from digest.config import Config
-from digest.runner import tick
+from digest.schedule.tick import tick
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def message_ids_per_reader(sink: Sink) -> dict[str, set[str]]:
 
 TICK_AT = (
     "import sys; from datetime import datetime; from digest.config import load_config; "
-    "from digest.runner import tick; "
+    "from digest.schedule.tick import tick; "
     "tick(load_config(sys.argv[1]), now=datetime.fromisoformat(sys.argv[2]))"
 )
 
@@ -222,7 +222,7 @@ def test_digest_schedule_end_to_end_with_a_feed_and_an_smtp_sink(tmp_path: Path)
 def test_a_manual_send_beside_a_scheduled_run_sends_each_copy_once(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from digest.pipeline import run_once
+    from digest.pipeline.run import run_once
 
     with Sink() as sink:
         config = write_config(tmp_path, smtp_port=sink.port, smtp={"connections": 2, "rate": 20})
@@ -246,7 +246,7 @@ def test_a_run_that_finds_every_source_down_is_retried_soon_not_next_week(
     import shutil
     import threading
 
-    from digest.schedule import run_scheduler
+    from digest.schedule.scheduler import run_scheduler
 
     # A daily time five minutes ago: due at start-up, and not again during the test, so only
     # the retry can send.

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.config import Config, parse_config
-from digest.cron import build_trigger, fires_between, next_fire, previous_fire
 from digest.errors import ConfigError
 from digest.period import current_period, period_key
+from digest.schedule.cron import build_trigger, fires_between, next_fire, previous_fire
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LONDON = ZoneInfo("Europe/London")

@@ -34,10 +34,10 @@ from support.smtp import (
     write_reviews,
 )
 
-from digest import db
 from digest.config import Config, load_config
 from digest.errors import StateError
-from digest.pipeline import Plan, run_once
+from digest.pipeline.run import Plan, run_once
+from digest.state import db
 
 ISSUE = "2026-W48"  # the period of ``NOW``, which ``rendered_digest`` records
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from digest import db, subscribers
 from digest.errors import StateError, SubscriberError
+from digest.state import db, subscribers
 
 
 @pytest.fixture

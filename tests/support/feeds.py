@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from digest import db
+from digest.collect.http import make_client
 from digest.config import Config, load_config
 from digest.models import Review
-from digest.sources.http import make_client
+from digest.state import db
 
 #: A fixed "now" in a non-UTC zone on purpose.
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from digest import db, subscribers
 from digest.config import Config, load_config
+from digest.state import db, subscribers
 
 #: Invented titles for the test reviews (original text, not the shared sample).
 TITLES = (

@@ -345,7 +345,7 @@ def write_config(tmp: Path, smtp: dict[str, Any] | None = None, **extra: Any) ->
 
 def add_subscribers(config: Any, count: int, *, domain: str = "example.net") -> list[str]:
     """``count`` subscribers named ``reader{i}@domain``; returns the addresses."""
-    from digest import db, subscribers
+    from digest.state import db, subscribers
 
     conn = db.connect(config.state)
     try:
@@ -390,7 +390,7 @@ def rendered_digest(
 
 def record(config: Any, rendered: Any) -> int:
     """Record ``rendered`` as the period's issue (pending rows for every active subscriber)."""
-    from digest import db, ledger
+    from digest.state import db, ledger
 
     conn = db.connect(config.state)
     try:
@@ -401,7 +401,7 @@ def record(config: Any, rendered: Any) -> int:
 
 def delivery_states(config: Any, key: str) -> dict[str, tuple[str, str]]:
     """email → (status, last_error) for every delivery row of issue ``key``."""
-    from digest import db
+    from digest.state import db
 
     conn = db.connect(config.state)
     try:

@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from digest import db, subscribers, web
 from digest.config import Config, load_config
+from digest.state import db, subscribers
+from digest.web import app as web
 
 #: A config for web tests; ``base_url`` is public, the test server is wherever it listens.
 CONFIG: dict[str, Any] = {

@@ -13,9 +13,9 @@ import pytest
 from support.smtp import write_reviews
 from support.web import running, write_web_config
 
-from digest import db
 from digest.config import Config
 from digest.models import Markers
+from digest.state import db
 
 BASE = "https://lateshow.example.org"
 

@@ -16,9 +16,9 @@ from support.browser import chromium, page_at
 from support.smtp import NOW, add_subscribers, write_config, write_reviews
 from support.web import running, status_of
 
-from digest import db, subscribers
 from digest.config import Config, load_config
-from digest.pipeline import run_once
+from digest.pipeline.run import run_once
+from digest.state import db, subscribers
 
 pytestmark = pytest.mark.browser
 

@@ -22,9 +22,9 @@ import httpx
 from support.smtp import NOW, Sink, add_subscribers, delivery_states, write_config, write_reviews
 from support.web import running, status_of
 
-from digest import db, subscribers
 from digest.config import load_config
-from digest.pipeline import RunResult, run_once
+from digest.pipeline.run import RunResult, run_once
+from digest.state import db, subscribers
 
 SUBSCRIBERS = 200
 PAUSE_AFTER = 40

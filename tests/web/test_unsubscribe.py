@@ -16,9 +16,9 @@ import httpx
 import pytest
 from support.web import add_subscriber, running, status_of, write_web_config
 
-from digest import db
 from digest.config import Config
-from digest.web import redact_path
+from digest.state import db
+from digest.web.app import redact_path
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 INVALID_TITLE = "This link is not valid or has expired"

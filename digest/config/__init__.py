@@ -1,0 +1,40 @@
+"""Configuration: ``config.yaml`` read once (``load``) into one frozen, validated ``Config``
+(``schema``). Nothing else in digest sees the raw YAML."""
+
+from digest.config.load import default_config_path, load_config, parse_config
+from digest.config.schema import (
+    BUNDLED_TEMPLATES,
+    Config,
+    Dkim,
+    FeedSettings,
+    FolderSettings,
+    Http,
+    Newsletter,
+    Schedule,
+    Selection,
+    Serve,
+    Smtp,
+    SourceConfig,
+    WordPressSettings,
+    parse_duration,
+)
+
+__all__ = [
+    "BUNDLED_TEMPLATES",
+    "Config",
+    "Dkim",
+    "FeedSettings",
+    "FolderSettings",
+    "Http",
+    "Newsletter",
+    "Schedule",
+    "Selection",
+    "Serve",
+    "Smtp",
+    "SourceConfig",
+    "WordPressSettings",
+    "default_config_path",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+]

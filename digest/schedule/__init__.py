@@ -1,0 +1,1 @@
+"""On its own: the cron trigger, the idempotent tick, and the foreground scheduler."""

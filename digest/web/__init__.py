@@ -1,0 +1,1 @@
+"""The web: ``digest serve`` (unsubscribe, archive) and ``digest preview``."""
