@@ -10,9 +10,17 @@ is a bug and keeps its traceback.
     ├── ReviewError          a review file or entry has no usable fields
     ├── RenderError          a template failed or the MJML compiler crashed
     ├── StateError           the state database can't be opened, written or locked (names the file)
+    │   ├── RunnerBusy       another digest holds the runner lock (``digest run`` / ``schedule``)
+    │   └── SendBusy         another digest is sending this issue right now (the send lock)
     ├── SubscriberError      a subscriber address or import file is invalid
+    ├── RecipientError       one recipient's value can't go into a header (that copy fails)
     ├── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
-    └── ServeError           ``digest serve`` can't start (port in use, bad host) — in web.py
+    │   └── ConnectFailed    no connection after every retry (refused, 421): the server is busy
+    └── ServeError           ``digest serve`` / ``digest preview`` can't listen (port, host)
+
+Not user errors, but raised on purpose inside one stage and caught there:
+
+    AddressRefused (OSError) the fetcher refused to connect to a non-public address
 """
 
 from __future__ import annotations
@@ -77,5 +85,49 @@ class SubscriberError(DigestError):
     """A subscriber address or import file is invalid."""
 
 
+class RunnerBusy(StateError):
+    """Another digest process holds the runner lock."""
+
+    def __init__(self, path: str, pid: int | None):
+        self.path = path
+        self.pid = pid
+        holder = f"pid {pid}" if pid else "pid unknown"
+        DigestError.__init__(
+            self,
+            f"another digest is running ({holder}, lock file {path}); wait for it to finish, "
+            "or stop it first (a crashed process never leaves the lock held)",
+        )
+
+
+class SendBusy(StateError):
+    """Another digest process is sending from this state right now (the send lock is held)."""
+
+
+class RecipientError(DigestError):
+    """A recipient value that can't be put in a header (recorded as a failed delivery)."""
+
+
 class DeliveryError(DigestError):
     """The mail server can't be used at all (refused connection, TLS or login failure)."""
+
+
+class ConnectFailed(DeliveryError):
+    """No connection after every retry (refused, 421): a temporary state of the server.
+
+    While another connection of the same send works, the delivery loop carries on with
+    fewer connections (servers often cap connections per client) instead of stopping.
+    """
+
+
+class ServeError(DigestError):
+    """``digest serve`` can't listen where it was asked to (port in use, bad address)."""
+
+
+class AddressRefused(OSError):
+    """The fetcher refused to connect to a non-public address (caught by the fetcher)."""
+
+    def __init__(self, host: str, address: str, why: str):
+        self.host = host
+        self.address = address
+        self.why = why
+        super().__init__(f"{host} resolves to {address} ({why})")

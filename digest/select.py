@@ -3,9 +3,11 @@
 In order: keep the reviews published inside the period (``start <= published < end``); fold
 the same review from two sources into one (same canonical link, else same title and year),
 keeping the copy with more fields filled; drop reviews already sent in an earlier issue (the
-``already_sent`` ids — the delivery stage passes them from its ledger); sort (newest first,
+``already_sent`` ids — ``pipeline.issue`` passes them from the ledger); sort (newest first,
 or by grade with ungraded reviews last); cap at ``selection.max_reviews``. Everything left out
 becomes a ``Skipped`` with its reason, so ``digest sources`` can say why.
+
+Pure: no I/O. ``pipeline.issue.prepare_issue`` reads the ledger and runs the collection.
 """
 
 from __future__ import annotations
@@ -13,11 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest.collect.collection import Collection, collect
+from digest.collect import Collection
 from digest.config import Config
 from digest.models import Period, Review, Skipped, canonical_link
-from digest.period import current_period
-from digest.state import db, ledger
 
 REASON_FUTURE = "dated in the future"
 REASON_SENT = "already sent in an earlier issue"
@@ -30,50 +30,6 @@ class Selected:
 
     reviews: tuple[Review, ...]
     skipped: tuple[Skipped, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Preview:
-    """What ``digest sources`` shows: the period, everything collected, and the selection."""
-
-    period: Period
-    collection: Collection
-    selected: Selected
-
-
-def preview_selection(
-    config: Config,
-    *,
-    now: datetime,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Preview:
-    """Collect and select for the current period exactly as a send would, changing nothing.
-
-    Reviews carried by an earlier issue are left out when the state database exists; it is
-    only read, and without it nothing counts as sent. Feeds are fetched unconditionally, so
-    the remembered ETag / Last-Modified of the real runs stay untouched.
-    """
-    period = current_period(config, now, since=since, until=until)
-    collection = collect(config, now=now)
-    already, carry = sent_before(config, period)
-    selected = select_reviews(
-        config, collection, period, already_sent=already, now=now,
-        carry_since=None if since is not None else carry,
-    )  # fmt: skip
-    return Preview(period=period, collection=collection, selected=selected)
-
-
-def sent_before(config: Config, period: Period) -> tuple[frozenset[str], datetime | None]:
-    """The ids of reviews in earlier issues, and how far back ``period`` reaches for what the
-    previous issue left out (``ledger.carry_since``); nothing when there is no ledger."""
-    if not config.state.exists():
-        return frozenset(), None
-    conn = db.connect(config.state, create=False)
-    try:
-        return ledger.sent_review_ids(conn), ledger.carry_since(conn, period)
-    finally:
-        conn.close()
 
 
 def select_reviews(

@@ -128,12 +128,14 @@ def sources(app: _App, since: str | None, until: str | None, as_json: bool) -> N
 
     from digest.cli.reports import left_out_table, selected_table
     from digest.collect.collection import review_record
-    from digest.select import preview_selection
+    from digest.pipeline.issue import look_at_issue
 
     config = app.config
-    found = preview_selection(
-        config, now=now(), since=parse_when(since, config), until=parse_when(until, config)
-    )
+    found = look_at_issue(
+        config, now=now(), since=parse_when(since, config), until=parse_when(until, config),
+        render=False,
+    )  # fmt: skip
+    assert found.selected is not None and found.collection is not None  # never "stored" here
     selected, period, problems = found.selected, found.period, found.collection.problems
     if as_json:
         click.echo(json.dumps([review_record(r) for r in selected.reviews], indent=2))
@@ -162,17 +164,18 @@ def sources(app: _App, since: str | None, until: str | None, as_json: bool) -> N
 @pass_app
 def build(app: _App, out: Path, since: str | None, until: str | None) -> None:
     """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing."""
-    from digest.pipeline.build import build_digest, write_files
+    from digest.pipeline.build import write_files
+    from digest.pipeline.issue import look_at_issue
 
     config = app.config
     when = now()
-    built = build_digest(
+    built = look_at_issue(
         config, now=when, since=parse_when(since, config), until=parse_when(until, config)
     )
-    for problem in built.collection.problems:
+    for problem in built.collection.problems if built.collection else ():
         err_console.print(f"problem: {escape(problem.source)}: {escape(problem.message)}")
     if built.rendered is None:
-        console.print(escape(built.nothing_to_send))
+        console.print(escape(built.why_nothing))
         return
     for path in write_files(config, built.rendered, out, now=when):
         console.print(f"wrote {escape(str(path))}")
@@ -281,15 +284,16 @@ def send(app: _App, dry_run: bool, to: str | None, yes: bool, since: str | None,
          until: str | None, resend_unknown: bool, issue: str | None) -> None:  # fmt: skip
     """Send this period's issue to every subscriber, once (resumes an interrupted send)."""
     from digest.cli import display
+    from digest.pipeline import dry
     from digest.pipeline import run as pipeline
 
     config = app.config
     start, end = parse_when(since, config), parse_when(until, config)
     if dry_run:
-        display.dry_run_lines(console, pipeline.dry_run(config, now=now(), since=start, until=end))
+        display.dry_run_lines(console, dry.dry_run(config, now=now(), since=start, until=end))
         return
     if to:
-        sent = pipeline.send_test_copy(config, to, now=now(), since=start, until=end)
+        sent = dry.send_test_copy(config, to, now=now(), since=start, until=end)
         console.print(escape(sent))
         return
 
@@ -315,11 +319,11 @@ def send(app: _App, dry_run: bool, to: str | None, yes: bool, since: str | None,
 def history(app: _App, limit: int) -> None:
     """List issues with their sent / deferred / failed / unknown / pending counts, and runs."""
     from digest.cli.display import history_table, runs_table
-    from digest.state import db, ledger
+    from digest.state import db, ledger, runs
 
     conn = db.connect(app.config.state)
     console.print(history_table(ledger.history(conn, limit)))
-    console.print(runs_table(ledger.recent_runs(conn, limit)))
+    console.print(runs_table(runs.recent_runs(conn, limit)))
 
 
 # --- run on its own: run, schedule, next ---

@@ -18,8 +18,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from digest.pipeline.run import DryRun, Plan, RunResult
-from digest.state.ledger import IssueSummary, RunSummary
+from digest.pipeline.dry import DryRun
+from digest.pipeline.run import Plan, RunResult
+from digest.state.ledger import IssueSummary
+from digest.state.runs import RunSummary
 from digest.state.subscribers import Subscriber
 
 

@@ -40,7 +40,7 @@ import httpcore
 import httpx
 
 from digest import config as cfg
-from digest.errors import FetchError
+from digest.errors import AddressRefused, FetchError
 from digest.state.http_cache import cache_lookup, cache_store
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -52,16 +52,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: (``allow_private``), or only the networks it trusts by name.
 _allow_private: ContextVar[bool] = ContextVar("digest_allow_private", default=False)
 _trusted: ContextVar[tuple[Network, ...]] = ContextVar("digest_trusted", default=())
-
-
-class AddressRefused(OSError):
-    """The transport refused to connect to a non-public address."""
-
-    def __init__(self, host: str, address: str, why: str):
-        self.host = host
-        self.address = address
-        self.why = why
-        super().__init__(f"{host} resolves to {address} ({why})")
 
 
 def non_public_reason(address: str) -> str | None:

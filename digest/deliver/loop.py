@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.deliver.message import DkimSigner, MessageTemplate, Recipient, RecipientError
-from digest.deliver.smtp import ConnectFailed
+from digest.deliver.message import DkimSigner, MessageTemplate, Recipient
 from digest.deliver.transport import Attempt, Session, Transport
-from digest.errors import DeliveryError, DigestError
+from digest.errors import ConnectFailed, DeliveryError, DigestError, RecipientError
 from digest.state import db, ledger
 from digest.state.ledger import Claimed, Outcome
 

@@ -38,7 +38,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from digest.config import Config
-from digest.errors import ConfigError
+from digest.errors import ConfigError, RecipientError
 from digest.models import Markers
 
 #: The greeting's name for a subscriber without one (the same word the archive copy uses).
@@ -49,10 +49,6 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[qQbB]\?[^?\s]*\?=")
 # Characters that could end, fold or disguise a header line, beyond what str.split() removes.
 _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), " ")
-
-
-class RecipientError(ValueError):
-    """A recipient value that can't be put in a header (recorded as a failed delivery)."""
 
 
 @dataclass(frozen=True, slots=True)

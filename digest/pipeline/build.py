@@ -1,95 +1,24 @@
-"""``digest build`` and the preview: collect → select → render, without sending anything.
+"""``digest build``: a period's digest written to files, exactly as a send would carry it.
 
-What comes out is what a real send of the current period would carry — the same selection
-(reviews already in an earlier issue are left out when the state database exists), the same
-render, the same message builder — with neutral stand-ins for each recipient's own values.
+``pipeline.issue`` decides what the issue holds; this writes the HTML and text with neutral
+stand-ins for each recipient's own values, and a complete ``.eml`` addressed to a reserved
+preview address.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import httpx
-
-from digest.collect.collection import Collection, collect
 from digest.config import Config
 from digest.deliver.message import MessageTemplate, Recipient
 from digest.errors import DigestError
-from digest.models import Period, RenderedDigest
-from digest.period import current_period
-from digest.render.compose import (
-    NEUTRAL_NAME,
-    empty_period_message,
-    neutral_html,
-    neutral_text,
-    render_digest,
-)
-from digest.select import Selected, select_reviews, sent_before
+from digest.models import RenderedDigest
+from digest.render.compose import NEUTRAL_NAME, neutral_html, neutral_text
 
 #: Who the preview message is addressed to: a reserved domain that can never receive mail.
 PREVIEW_ADDRESS = "preview@example.invalid"
 PREVIEW_TOKEN = "preview"  # noqa: S105 — a placeholder unsubscribe token, not a secret
-
-
-@dataclass(frozen=True, slots=True)
-class Built:
-    """One period's digest as it would go out; ``rendered`` is None when nothing is sent."""
-
-    period: Period
-    collection: Collection
-    selected: Selected
-    rendered: RenderedDigest | None
-
-    @property
-    def nothing_to_send(self) -> str:
-        """The message to show instead of a digest, or "" when there is one."""
-        return "" if self.rendered is not None else empty_period_message(self.period)
-
-
-def select_and_render(
-    config: Config,
-    period: Period,
-    collection: Collection,
-    *,
-    now: datetime,
-    already_sent: frozenset[str],
-    carry_since: datetime | None,
-) -> tuple[Selected, RenderedDigest | None]:
-    """Select the period's reviews and render them — the one place that decides whether a
-    period has a digest at all (``digest build``, the preview, a send, a dry run, a test copy).
-
-    ``None`` instead of a digest when every source failed, or when nothing is new and no
-    quiet-week note is configured.
-    """
-    selected = select_reviews(
-        config, collection, period, already_sent=already_sent, now=now, carry_since=carry_since
-    )
-    if collection.all_failed or not (selected.reviews or config.newsletter.quiet_week):
-        return selected, None
-    return selected, render_digest(config, period, selected.reviews, now=now)
-
-
-def build_digest(
-    config: Config,
-    *,
-    now: datetime,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    collection: Collection | None = None,
-    client: httpx.Client | None = None,
-) -> Built:
-    """Collect (unless ``collection`` is given), select and render the period for ``now``."""
-    period = current_period(config, now, since=since, until=until)
-    if collection is None:
-        collection = collect(config, now=now, client=client)
-    already, carry = sent_before(config, period)
-    selected, rendered = select_and_render(
-        config, period, collection, now=now, already_sent=already,
-        carry_since=None if since is not None else carry,
-    )  # fmt: skip
-    return Built(period, collection, selected, rendered)
 
 
 def preview_message(config: Config, rendered: RenderedDigest, *, now: datetime) -> bytes:

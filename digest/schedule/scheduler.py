@@ -28,17 +28,16 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from digest.collect.collection import collect
 from digest.config import Config
 from digest.deliver import Transport
 from digest.errors import DigestError
 from digest.models import Period, Problem
 from digest.period import current_period
+from digest.pipeline.issue import look_at_issue
 from digest.schedule.cron import build_trigger, local_time, next_fire, relative
 from digest.schedule.tick import log_line, record_missed, tick
-from digest.select import Selected, select_reviews
+from digest.select import Selected
 from digest.state import db
-from digest.state.ledger import carry_since, get_issue, sent_review_ids
 from digest.state.locks import DEFAULT_WAIT, runner_lock
 
 log = logging.getLogger("digest.schedule")
@@ -87,29 +86,16 @@ def plan_next(
     fire = next_fire(build_trigger(config), now)
     if fire is None:
         return None
-    period = current_period(config, fire)
-    already: frozenset[str] = frozenset()
-    carry = None
-    existing = None
-    if config.state.exists():
-        conn = db.connect(config.state, create=False)
-        try:
-            already = sent_review_ids(conn)
-            carry = carry_since(conn, period)
-            stored = get_issue(conn, period.key)
-            existing = stored.status if stored else None
-        finally:
-            conn.close()
-    collection = collect(config, now=now, client=client)
-    selected = select_reviews(
-        config, collection, period, already_sent=already, now=now, carry_since=carry
+    found = look_at_issue(
+        config, now=now, period=current_period(config, fire), client=client, render=False
     )
+    assert found.selected is not None and found.collection is not None  # never "stored" here
     return NextRun(
         fire=fire,
-        period=period,
-        existing=existing,
-        selected=selected,
-        problems=collection.problems,
+        period=found.period,
+        existing=found.stored.status if found.stored else None,
+        selected=found.selected,
+        problems=found.collection.problems,
     )
 
 

@@ -33,8 +33,9 @@ from digest.errors import DigestError
 from digest.period import period_key
 from digest.pipeline.run import RunResult, run_once
 from digest.schedule.cron import build_trigger, fires_between, local_time, previous_fire
-from digest.state import db
+from digest.state import db, ledger, runs
 from digest.state.locks import DEFAULT_WAIT, runner_lock
+from digest.status import RETRY_OUTCOMES, RunTrigger
 
 log = logging.getLogger("digest.schedule")
 
@@ -68,10 +69,6 @@ def _hours(span: timedelta) -> str:
     if seconds >= 60:
         return f"{seconds / 60:.0f}m"
     return f"{seconds:.0f}s"
-
-
-#: Outcomes worth another try soon rather than at the next weekly firing.
-RETRY_OUTCOMES = frozenset({"incomplete", "no-sources", "busy", "error"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +118,7 @@ def tick(
             _run(config, now=when, trigger="resume", client=client, transport=transport, stop=stop)
         )
     if due is not None and due_runs and not (stop is not None and stop.is_set()):
-        trigger_name = "schedule" if now - due < timedelta(minutes=1) else "catch-up"
+        trigger_name: RunTrigger = "schedule" if now - due < timedelta(minutes=1) else "catch-up"
         results.append(
             _run(
                 config, now=due, trigger=trigger_name, client=client, transport=transport, stop=stop
@@ -132,12 +129,7 @@ def tick(
 
 def _interrupted(conn: sqlite3.Connection, config: Config) -> list[tuple[str, datetime]]:
     """Issues left ``sending``, oldest first, each with a moment inside its period."""
-    found = []
-    for row in conn.execute(
-        "SELECT id, period_end FROM issues WHERE status = 'sending' ORDER BY id"
-    ):
-        found.append((row["id"], _moment_in(config, row["id"], row["period_end"])))
-    return found
+    return [(key, _moment_in(config, key, end)) for key, end in ledger.unfinished(conn)]
 
 
 def _moment_in(config: Config, key: str, period_end: str) -> datetime:
@@ -178,7 +170,7 @@ def _record_missed(
     now = now.astimezone(UTC)
     grace = config.schedule.grace_period
     candidates = [due]
-    last_seen = _last_run_start(conn)
+    last_seen = runs.last_scheduled_start(conn)
     if last_seen is not None and last_seen < due:
         candidates = fires_between(trigger, last_seen, due)
     latest: dict[str, datetime] = {}
@@ -186,52 +178,22 @@ def _record_missed(
         latest[period_key(config, fire)] = fire  # several fires in one week: the last one counts
     missed = []
     for key, fire in latest.items():
-        if now - fire <= grace or _has_issue_or_skip(conn, key):
+        if now - fire <= grace or runs.accounted_for(conn, key):
             continue
         m = Missed(issue_id=key, fire=fire, late=now - fire, grace=grace)
-        stamp = now.astimezone(UTC).isoformat(timespec="seconds")
         local = local_time(config, fire)
-        with db.transaction(conn, config.state):
-            conn.execute(
-                "INSERT INTO runs (issue_id, trigger, started_at, finished_at, outcome, detail)"
-                " VALUES (?, 'schedule', ?, ?, 'skipped', ?)",
-                (key, stamp, stamp, f"{m.reason} (was due {local})"),
-            )
+        detail = f"{m.reason} (was due {local})"
+        runs.record_skipped(conn, key, now=now, detail=detail, path=config.state)
         log_line(issue=key, trigger="schedule", outcome="skipped", reason=m.reason, due=local)
         missed.append(m)
     return missed
-
-
-#: Run triggers that mean the scheduler itself was up (``digest run`` by hand does not count).
-SCHEDULED = ("schedule", "catch-up")
-
-
-def _last_run_start(conn: sqlite3.Connection) -> datetime | None:
-    """When the scheduler last ran: weeks after that with no issue were missed while down."""
-    row = conn.execute(
-        "SELECT started_at FROM runs WHERE trigger IN (?, ?) ORDER BY id DESC LIMIT 1", SCHEDULED
-    ).fetchone()
-    if row is None:
-        return None
-    try:
-        when = datetime.fromisoformat(row["started_at"])
-    except (TypeError, ValueError):
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _has_issue_or_skip(conn: sqlite3.Connection, key: str) -> bool:
-    if conn.execute("SELECT 1 FROM issues WHERE id = ?", (key,)).fetchone():
-        return True
-    skipped = "SELECT 1 FROM runs WHERE issue_id = ? AND outcome = 'skipped'"
-    return conn.execute(skipped, (key,)).fetchone() is not None
 
 
 def _run(
     config: Config,
     *,
     now: datetime,
-    trigger: str,
+    trigger: RunTrigger,
     client: httpx.Client | None,
     transport: Transport | None,
     stop: threading.Event | None,
@@ -265,7 +227,7 @@ def log_line(**fields: object) -> None:
     log.info("run %s", " ".join(parts))
 
 
-def log_result(result: RunResult, *, trigger: str, duration: float) -> None:
+def log_result(result: RunResult, *, trigger: RunTrigger, duration: float) -> None:
     log_line(
         issue=result.issue_id,
         trigger=trigger,

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from digest.models import Markers, Period, RenderedDigest
 from digest.state.db import transaction
@@ -30,7 +31,8 @@ FINAL = ("sent", "failed", "unknown", "skipped")
 STATES = ("sent", "deferred", "failed", "unknown", "skipped", "pending", "sending")
 
 
-def _stamp(now: datetime | None = None) -> str:
+def stamp(now: datetime | None = None) -> str:
+    """A timestamp as the ledger stores it: UTC, ISO 8601, to the second."""
     return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -158,7 +160,7 @@ def record_issue(
     """Record the issue, one ``pending`` row per active subscriber and its reviews — in ONE
     transaction, so a failure leaves nothing behind (and nothing is sent). Returns recipients.
     """
-    stamp = _stamp(now)
+    at = stamp(now)
     markers = json.dumps({"unsubscribe_url": rendered.markers.unsubscribe_url,
                           "name": rendered.markers.name})  # fmt: skip
     with transaction(conn, path):
@@ -176,7 +178,7 @@ def record_issue(
                 rendered.html,
                 rendered.text,
                 len(rendered.reviews),
-                stamp,
+                at,
             ),
         )
         # INSERT … SELECT: the list never passes through Python, whatever its size.
@@ -184,7 +186,7 @@ def record_issue(
             """INSERT INTO deliveries (issue_id, subscriber_id, email, status, updated_at)
                SELECT ?, id, email, 'pending', ? FROM subscribers WHERE status = 'active'
                ORDER BY id""",
-            (rendered.period.key, stamp),
+            (rendered.period.key, at),
         )
         recipients = cur.rowcount
         conn.executemany(
@@ -204,7 +206,7 @@ def record_empty(
                                    finished_at)
                VALUES (?, ?, ?, 'empty', ?, ?, ?)""",
             (period.key, period.start.isoformat(), period.end.isoformat(), note,
-             _stamp(now), _stamp(now)),
+             stamp(now), stamp(now)),
         )  # fmt: skip
 
 
@@ -257,7 +259,7 @@ def claim(
     """
     claimed: list[Claimed] = []
     skipped: list[Outcome] = []
-    stamp = _stamp()
+    at = stamp()
     with transaction(conn, path):
         rows = conn.execute(
             """SELECT d.subscriber_id, s.email, s.name, s.token, s.status
@@ -273,7 +275,7 @@ def claim(
                    WHERE issue_id = ? AND subscriber_id = ? AND status = 'pending'""",
                 (
                     "sending" if active else "skipped",
-                    stamp,
+                    at,
                     1 if active else 0,
                     "" if active else f"subscriber is {row['status']}",
                     key,
@@ -303,21 +305,21 @@ def record_outcomes(
     conn: sqlite3.Connection, key: str, outcomes: Iterable[Outcome], *, path: Path | str
 ) -> None:
     """Record what happened to each copy, in one transaction."""
-    stamp = _stamp()
+    at = stamp()
     with transaction(conn, path):
         for o in outcomes:
             conn.execute(
                 """UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?,
                        message_id = CASE WHEN ? != '' THEN ? ELSE message_id END
                    WHERE issue_id = ? AND subscriber_id = ?""",
-                (o.status, o.reason[:500], stamp, o.message_id, o.message_id, key,
+                (o.status, o.reason[:500], at, o.message_id, o.message_id, key,
                  o.subscriber_id),
             )  # fmt: skip
             if o.bounced:
                 conn.execute(
                     """UPDATE subscribers SET status = 'bounced', updated_at = ?
                        WHERE id = ? AND status = 'active'""",
-                    (stamp, o.subscriber_id),
+                    (at, o.subscriber_id),
                 )
 
 
@@ -340,7 +342,7 @@ def finish_if_complete(
                WHERE id = ? AND status = 'sending' AND NOT EXISTS (
                    SELECT 1 FROM deliveries WHERE issue_id = ?
                    AND status IN ('pending', 'sending', 'deferred'))""",
-            (_stamp(now), key, key),
+            (stamp(now), key, key),
         )
     return cur.rowcount == 1
 
@@ -386,48 +388,80 @@ def recipients(conn: sqlite3.Connection, key: str | None) -> Iterable[sqlite3.Ro
     )
 
 
-def start_run(conn: sqlite3.Connection, trigger: str, *, now: datetime, path: Path | str) -> int:
-    with transaction(conn, path):
-        cur = conn.execute(
-            "INSERT INTO runs (trigger, started_at) VALUES (?, ?)", (trigger, _stamp(now))
-        )
-    return int(cur.lastrowid or 0)
-
-
-def finish_run(
-    conn: sqlite3.Connection,
-    run_id: int,
-    *,
-    issue_id: str | None,
-    outcome: str,
-    detail: str,
-    path: Path | str,
-) -> None:
-    with transaction(conn, path):
-        conn.execute(
-            "UPDATE runs SET issue_id = ?, finished_at = ?, outcome = ?, detail = ? WHERE id = ?",
-            (issue_id, _stamp(), outcome, detail[:1000], run_id),
-        )
+# Read by the web archive
 
 
 @dataclass(frozen=True, slots=True)
-class RunSummary:
-    """One row of ``runs``: a scheduled or manual run and what came of it."""
+class ArchivedIssue:
+    key: str
+    subject: str
+    preheader: str
+    review_count: int
+    sent: datetime
 
-    started_at: str
-    trigger: str
-    issue_id: str
-    outcome: str
-    detail: str
+    def sent_on(self, tz: ZoneInfo) -> str:
+        """The day it went out, in the newsletter's timezone: ``25 Nov 2026``."""
+        local = self.sent.astimezone(tz)
+        return f"{local.day} {local:%b %Y}"
 
 
-def recent_runs(conn: sqlite3.Connection, limit: int = 20) -> list[RunSummary]:
-    """Runs, newest first — skipped weeks and their reasons included."""
-    rows = conn.execute(
-        """SELECT started_at, trigger, COALESCE(issue_id, '') AS issue_id,
-                  CASE WHEN finished_at IS NULL AND outcome = '' THEN 'unfinished'
-                       ELSE outcome END AS outcome, detail
-           FROM runs ORDER BY id DESC LIMIT ?""",
-        (limit,),
+def _when(row: sqlite3.Row) -> datetime:
+    """When an issue went out: ``finished_at``, else when it was created, else its period."""
+    for column in ("finished_at", "created_at", "period_end"):
+        value = row[column]
+        if not value:
+            continue
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(0, UTC)
+
+
+def _issue(row: sqlite3.Row) -> ArchivedIssue:
+    return ArchivedIssue(
+        key=row["id"],
+        subject=row["subject"] or row["id"],
+        preheader=row["preheader"],
+        review_count=row["review_count"],
+        sent=_when(row),
     )
-    return [RunSummary(**dict(r)) for r in rows]
+
+
+_COLUMNS = "id, subject, preheader, review_count, finished_at, created_at, period_end"
+
+
+def sent_issues(conn: sqlite3.Connection, limit: int = 1000) -> list[ArchivedIssue]:
+    """Finished issues, newest first. An issue still going out appears once it is done."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM issues WHERE status = 'done' "  # noqa: S608 (constant columns)
+        "ORDER BY period_start DESC, id DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [_issue(r) for r in rows]
+
+
+# Read by the pipeline and the scheduler's tick
+
+
+def unfinished(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(key, period_end)`` of each issue left ``sending`` (a crash, a stop), oldest first."""
+    rows = conn.execute("SELECT id, period_end FROM issues WHERE status = 'sending' ORDER BY id")
+    return [(r["id"], r["period_end"]) for r in rows]
+
+
+def stored_period(conn: sqlite3.Connection, key: str) -> Period | None:
+    """The period issue ``key`` was recorded for, or ``None`` when there is no such issue."""
+    row = conn.execute(
+        "SELECT period_start, period_end FROM issues WHERE id = ?", (key,)
+    ).fetchone()
+    if row is None:
+        return None
+    start, end = datetime.fromisoformat(row[0]), datetime.fromisoformat(row[1])
+    return Period(key=key, start=start, end=end)
+
+
+def issue_keys(conn: sqlite3.Connection) -> list[str]:
+    """Every recorded issue's key, newest first (for a message naming what there is)."""
+    return [r[0] for r in conn.execute("SELECT id FROM issues ORDER BY id DESC")]

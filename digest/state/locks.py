@@ -13,35 +13,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
 from digest.config import Config
-from digest.errors import StateError
+from digest.errors import RunnerBusy, SendBusy, StateError
 
 #: How long a second runner waits for the lock before giving up with a clear message.
 DEFAULT_WAIT = 3.0
 
 
-class RunnerBusy(StateError):
-    """Another digest process holds the runner lock."""
-
-    def __init__(self, path: Path, pid: int | None):
-        self.path = str(path)
-        self.pid = pid
-        holder = f"pid {pid}" if pid else "pid unknown"
-        Exception.__init__(
-            self,
-            f"another digest is running ({holder}, lock file {path}); wait for it to finish, "
-            "or stop it first (a crashed process never leaves the lock held)",
-        )
-
-
 def lock_path(config: Config) -> Path:
     """``state/digest.sqlite3`` → ``state/digest.sqlite3.lock``."""
     return config.state.with_name(config.state.name + ".lock")
+
+
+def send_lock_path(config: Config) -> Path:
+    """``state/digest.sqlite3`` → ``state/digest.sqlite3.send.lock``."""
+    return config.state.with_name(config.state.name + ".send.lock")
 
 
 def holder_pid(path: Path) -> int | None:
@@ -56,6 +47,27 @@ def holder_pid(path: Path) -> int | None:
 def runner_lock(config: Config, *, wait: float = DEFAULT_WAIT) -> Iterator[Path]:
     """Hold the runner lock for the ``with`` block, or raise ``RunnerBusy`` after ``wait`` s."""
     path = lock_path(config)
+    with _held(path, wait, "runner") as taken:
+        if not taken:
+            raise RunnerBusy(str(path), holder_pid(path))
+        yield path
+
+
+@contextmanager
+def send_lock(config: Config) -> Iterator[Path]:
+    """Hold the send lock (``<state>.send.lock``) for one send, or raise ``SendBusy`` at once:
+    a second sender on the same ledger has nothing to do while one is at work."""
+    path = send_lock_path(config)
+    with _held(path, 0, "send") as taken:
+        if not taken:
+            raise SendBusy(str(path), "another digest process is sending from this state")
+        yield path
+
+
+@contextmanager
+def _held(path: Path, wait: float, what: str) -> Iterator[bool]:
+    """The one lock helper: an flock on ``path``, held for the block; ``False`` when another
+    process holds it after ``wait`` seconds. The holder's pid is written for messages only."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -66,18 +78,14 @@ def runner_lock(config: Config, *, wait: float = DEFAULT_WAIT) -> Iterator[Path]
     try:
         lock.acquire()
     except Timeout:
-        raise RunnerBusy(path, holder_pid(path)) from None
+        yield False
+        return
     except OSError as e:
-        raise StateError(str(path), f"can't take the runner lock ({e.strerror})") from e
+        raise StateError(str(path), f"can't take the {what} lock ({e.strerror})") from e
     try:
-        # Written after taking the lock, for the message a second runner shows; the lock
-        # itself is the flock, never this text.
-        try:
-            with open(path, "r+", encoding="ascii") as f:
-                f.truncate(0)
-                f.write(f"{os.getpid()}\n")
-        except OSError:
-            pass  # the pid is only a courtesy in the message
-        yield path
+        with suppress(OSError), open(path, "r+", encoding="ascii") as f:
+            f.truncate(0)  # the pid is only a courtesy in the message; the flock is the lock
+            f.write(f"{os.getpid()}\n")
+        yield True
     finally:
         lock.release()

@@ -41,8 +41,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import Config
-from digest.errors import DigestError, RenderError, StateError
-from digest.state import subscribers
+from digest.errors import RenderError, ServeError, StateError
+from digest.state import ledger, subscribers
 from digest.state.db import connect
 from digest.web import archive
 
@@ -75,10 +75,6 @@ PAGES = (
     "not_found",
     "unavailable",
 )
-
-
-class ServeError(DigestError):
-    """``digest serve`` can't listen where it was asked to (port in use, bad address)."""
 
 
 def mask_address(email: str) -> str:
@@ -200,7 +196,7 @@ class _Site:
     # -- archive --------------------------------------------------------------------------
 
     async def issues(self, request: Request) -> Response:
-        found = await self.db(archive.sent_issues)
+        found = await self.db(ledger.sent_issues)
         tz = self.config.newsletter.tz
         rows = [(i, i.sent_on(tz)) for i in found]
         return self.page("issues", rows=rows, cache="public, max-age=300")
@@ -218,7 +214,7 @@ class _Site:
         return HTMLResponse(body, headers=headers)
 
     async def feed(self, request: Request) -> Response:
-        found = await self.db(archive.sent_issues)
+        found = await self.db(ledger.sent_issues)
         newsletter = self.config.newsletter
         body = archive.rss_feed(
             found,

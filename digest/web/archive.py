@@ -1,6 +1,7 @@
-"""The web archive's view of the ``issues`` table: sent issues, without anyone's personal data.
+"""The web archive: sent issues as pages and an RSS feed, without anyone's personal data.
 
-Read-only queries for ``digest serve``. An issue's stored HTML still holds the per-recipient
+For ``digest serve``; the queries are the ledger's (``ledger.sent_issues``, ``get_issue``).
+An issue's stored HTML still holds the per-recipient
 markers (``Markers``) the sender replaces for each subscriber; the archive replaces them with
 neutral values instead — the unsubscribe link points at the general ``/unsubscribe`` page and
 the greeting names nobody — so the archived copy is the email as sent, minus the recipient.
@@ -13,13 +14,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import format_datetime
-from zoneinfo import ZoneInfo
 
 from digest.render.compose import neutralise
-from digest.state.ledger import get_issue
+from digest.state.ledger import ArchivedIssue, get_issue
 
 #: The only shape of issue id the archive serves (an ISO week key, e.g. ``2026-W48``).
 ISSUE_KEY = re.compile(r"\d{4}-W\d{2}")
@@ -27,57 +26,6 @@ ISSUE_KEY = re.compile(r"\d{4}-W\d{2}")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 #: Issues a feed carries; readers only need the recent ones.
 FEED_LENGTH = 50
-
-
-@dataclass(frozen=True, slots=True)
-class ArchivedIssue:
-    key: str
-    subject: str
-    preheader: str
-    review_count: int
-    sent: datetime
-
-    def sent_on(self, tz: ZoneInfo) -> str:
-        """The day it went out, in the newsletter's timezone: ``25 Nov 2026``."""
-        local = self.sent.astimezone(tz)
-        return f"{local.day} {local:%b %Y}"
-
-
-def _when(row: sqlite3.Row) -> datetime:
-    """When an issue went out: ``finished_at``, else when it was created, else its period."""
-    for column in ("finished_at", "created_at", "period_end"):
-        value = row[column]
-        if not value:
-            continue
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            continue
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(0, UTC)
-
-
-def _issue(row: sqlite3.Row) -> ArchivedIssue:
-    return ArchivedIssue(
-        key=row["id"],
-        subject=row["subject"] or row["id"],
-        preheader=row["preheader"],
-        review_count=row["review_count"],
-        sent=_when(row),
-    )
-
-
-_COLUMNS = "id, subject, preheader, review_count, finished_at, created_at, period_end"
-
-
-def sent_issues(conn: sqlite3.Connection, limit: int = 1000) -> list[ArchivedIssue]:
-    """Finished issues, newest first. An issue still going out appears once it is done."""
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM issues WHERE status = 'done' "  # noqa: S608 (constant columns)
-        "ORDER BY period_start DESC, id DESC LIMIT ?",
-        (limit,),
-    ).fetchall()
-    return [_issue(r) for r in rows]
 
 
 def issue_html(conn: sqlite3.Connection, key: str, base_url: str) -> str | None:

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from digest.collect.collection import Collection, collect
 from digest.config import Config, FolderSettings, load_config
 from digest.errors import DigestError
-from digest.pipeline.build import Built, build_digest
+from digest.pipeline.issue import PreparedIssue, look_at_issue
 from digest.render.compose import neutral_html, neutral_text, template_files
 
 #: Seconds before network sources (feeds, WordPress) are fetched again.
@@ -105,16 +105,16 @@ class Previewer:
             self._page = None
         if self._page is None or inputs != self._inputs:
             self._page = self._render(
-                config, build_digest(config, now=self.clock(), collection=self._collection)
+                config, look_at_issue(config, now=self.clock(), collection=self._collection)
             )
             self._inputs = inputs
             self.renders += 1
         return self._page
 
     @staticmethod
-    def _render(config: Config, built: Built) -> Page:
+    def _render(config: Config, built: PreparedIssue) -> Page:
         if built.rendered is None:
-            return Page(html="", text="", notice=built.nothing_to_send)
+            return Page(html="", text="", notice=built.why_nothing)
         base = config.newsletter.base_url
         return Page(neutral_html(built.rendered, base), neutral_text(built.rendered, base))
 

@@ -21,7 +21,7 @@ from support.render_reviews import CONFIG_YAML, write_review_files
 from digest.cli.commands import cli
 from digest.config import load_config
 from digest.models import Period
-from digest.pipeline.build import build_digest
+from digest.pipeline.issue import look_at_issue
 from digest.state.db import connect
 from digest.state.ledger import record_issue
 from digest.web import preview
@@ -143,7 +143,7 @@ def test_build_leaves_out_reviews_already_sent_in_an_earlier_issue(tmp_path: Pat
     config_path = publication(tmp_path, "state: state.sqlite3\n")
     config = load_config(config_path)
     when = datetime.now(UTC)
-    first = build_digest(config, now=when)
+    first = look_at_issue(config, now=when)
     assert first.rendered is not None and len(first.rendered.reviews) == 6
     earlier = dataclasses.replace(
         first.rendered,
@@ -153,7 +153,7 @@ def test_build_leaves_out_reviews_already_sent_in_an_earlier_issue(tmp_path: Pat
     conn = connect(config.state)
     record_issue(conn, earlier, now=when, path=config.state)
     conn.close()
-    again = build_digest(config, now=when)
+    again = look_at_issue(config, now=when)
     assert again.rendered is not None
     assert {r.id for r in again.rendered.reviews} == {r.id for r in first.rendered.reviews[2:]}
     assert {s.title for s in again.selected.skipped if "already sent" in s.reason} == {

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from support.web import add_subscriber, status_of, write_web_config
 
-from digest.errors import DigestError
+from digest.errors import DigestError, ServeError
 from digest.web import app as web
 
 
@@ -85,7 +85,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         result = _digest(config.path, "serve", "--port", str(port))
-        with pytest.raises(web.ServeError) as raised:
+        with pytest.raises(ServeError) as raised:
             web.bind("127.0.0.1", port)
     assert result.returncode == 1
     expected = f"port {port} on 127.0.0.1 is in use; pass --port or set serve.port"
@@ -95,9 +95,9 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_a_host_that_is_not_ours_is_one_clear_line() -> None:
-    with pytest.raises(web.ServeError, match="not an address of this machine; pass --host"):
+    with pytest.raises(ServeError, match="not an address of this machine; pass --host"):
         web.bind("192.0.2.1", 0)  # TEST-NET-1: never assigned to a real machine
-    with pytest.raises(web.ServeError, match=re.escape("can't listen on 'no-such-host.invalid'")):
+    with pytest.raises(ServeError, match=re.escape("can't listen on 'no-such-host.invalid'")):
         web.bind("no-such-host.invalid", 0)
 
 

@@ -12,7 +12,8 @@ import pytest
 from support.smtp import NOW, rendered_digest, write_config
 
 from digest.config import load_config
-from digest.deliver.message import MessageTemplate, Recipient, RecipientError, clean_subject
+from digest.deliver.message import MessageTemplate, Recipient, clean_subject
+from digest.errors import RecipientError
 
 
 def _template(tmp_path: Path, **kw: str) -> MessageTemplate:

@@ -16,7 +16,7 @@ import pytest
 from support.render_reviews import NOW, make_config, sample_reviews, week_period
 
 from digest.models import RenderedDigest
-from digest.pipeline.build import build_digest
+from digest.pipeline.issue import look_at_issue
 from digest.render.compose import render_digest
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -127,7 +127,7 @@ def test_text_part_of_bundled_samples_matches_golden(tmp_path: Path) -> None:
     for path in folder.iterdir():
         os.utime(path, (stamp, stamp))
     config = make_config(tmp_path, "selection: {days: 7, max_reviews: 20, order: grade}\n")
-    built = build_digest(config, now=NOW)
+    built = look_at_issue(config, now=NOW)
     assert built.rendered is not None
     assert not built.collection.problems
     assert len(built.rendered.reviews) >= 10

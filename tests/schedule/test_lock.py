@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from digest.config import Config, parse_config
-from digest.state.locks import RunnerBusy, lock_path, runner_lock
+from digest.errors import RunnerBusy
+from digest.state.locks import lock_path, runner_lock
 
 
 def make_config(tmp_path: Path) -> Config:

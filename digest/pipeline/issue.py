@@ -1,0 +1,149 @@
+"""The one answer to "what does this period's issue hold?".
+
+``prepare_issue`` is the only place that walks period → ledger → collect → select → (render):
+``digest build``, the preview, ``digest sources``, ``digest next``, a dry run, a test copy, a
+real send and the scheduler all call it, so a rule about carry-over, the empty week or a
+failed source is written here once.
+
+In order:
+
+1. the ledger (when there is one) says what was sent before: the ids of reviews already in an
+   issue, how far back this period reaches for what the previous issue left out
+   (``ledger.carry_since``; an explicit ``--since`` is the whole window and reaches back no
+   further), and the issue already recorded for this period, if any;
+2. with ``use_stored``, an issue already recorded answers by itself (a started issue is never
+   re-rendered; a ``done`` or ``empty`` one is never built again);
+3. otherwise every source is collected, the reviews selected, and — unless every source failed,
+   or nothing is new and no quiet-week note is configured — the digest rendered.
+
+Nothing is written here. ``remember`` lets the collection store feeds' ETag / Last-Modified in
+the state's HTTP cache: only a real send does, so a look never moves what the real runs saw.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import httpx
+
+from digest.collect import Collection, collect
+from digest.config import Config
+from digest.models import Period, RenderedDigest
+from digest.period import current_period
+from digest.render.compose import empty_period_message, render_digest
+from digest.select import Selected, select_reviews
+from digest.state import db, ledger
+from digest.state.ledger import StoredIssue
+
+#: Where a period's issue stands, as ``prepare_issue`` found it.
+IssueState = Literal[
+    "stored",  # already recorded in the ledger (sending, done or empty): see ``stored``
+    "no-sources",  # every source failed: nothing can be said about the week yet
+    "nothing-new",  # the sources answered, but nothing is new and no quiet note is wanted
+    "ready",  # a digest was rendered (or, with render=False, there is something to render)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedIssue:
+    """One period's issue as it would go out now; frozen, handed to whoever asked."""
+
+    period: Period
+    state: IssueState
+    stored: StoredIssue | None = None
+    collection: Collection | None = None
+    selected: Selected | None = None
+    rendered: RenderedDigest | None = None
+
+    @property
+    def why_nothing(self) -> str:
+        """Why there is nothing to send, in one line; "" when there is a digest."""
+        if self.state == "stored" and self.stored is not None:
+            if self.stored.status == "empty":
+                return f"issue {self.period.key} had nothing to send: {self.stored.note}"
+            if self.stored.status == "done":
+                return f"issue {self.period.key} already sent"
+            return ""
+        if self.state == "no-sources":
+            return "every source failed; nothing was recorded or sent, the next run tries again"
+        if self.state == "nothing-new":
+            return empty_period_message(self.period)
+        return ""
+
+
+@contextmanager
+def existing_state(config: Config) -> Iterator[sqlite3.Connection | None]:
+    """The state database if it exists (for a look that must not create one), else ``None``."""
+    if not config.state.exists():
+        yield None
+        return
+    conn = db.connect(config.state, create=False)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def prepare_issue(
+    config: Config,
+    period: Period,
+    *,
+    now: datetime,
+    conn: sqlite3.Connection | None,
+    client: httpx.Client | None = None,
+    whole_window: bool = False,
+    use_stored: bool = False,
+    render: bool = True,
+    remember: bool = False,
+    collection: Collection | None = None,
+) -> PreparedIssue:
+    """What ``period``'s issue holds now (see the module docstring for the rules).
+
+    ``conn``: the state database, or ``None`` when there is none yet (nothing counts as sent).
+    ``whole_window``: the period was given explicitly (``--since``), so it does not reach back
+    for the previous issue's left-overs. ``collection``: reuse one already made (the preview).
+    """
+    stored = ledger.get_issue(conn, period.key) if conn is not None else None
+    if use_stored and stored is not None:
+        return PreparedIssue(period, "stored", stored=stored)
+    if collection is None:
+        collection = collect(config, now=now, client=client, conn=conn if remember else None)
+    sent = ledger.sent_review_ids(conn) if conn is not None else frozenset()
+    reach = None if whole_window or conn is None else ledger.carry_since(conn, period)
+    selected = select_reviews(
+        config, collection, period, already_sent=sent, now=now, carry_since=reach
+    )
+    if collection.all_failed:
+        return PreparedIssue(period, "no-sources", stored, collection, selected)
+    if not (selected.reviews or config.newsletter.quiet_week):
+        return PreparedIssue(period, "nothing-new", stored, collection, selected)
+    rendered = render_digest(config, period, selected.reviews, now=now) if render else None
+    return PreparedIssue(period, "ready", stored, collection, selected, rendered)
+
+
+def look_at_issue(
+    config: Config,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    period: Period | None = None,
+    client: httpx.Client | None = None,
+    render: bool = True,
+    collection: Collection | None = None,
+) -> PreparedIssue:
+    """``prepare_issue`` for the period of ``now`` (or ``period``) as a look that changes
+    nothing: the state is only read, and never created (``build``, ``preview``, ``sources``,
+    ``next``)."""
+    if period is None:
+        period = current_period(config, now, since=since, until=until)
+    with existing_state(config) as conn:
+        return prepare_issue(
+            config, period, now=now, conn=conn, client=client, whole_window=since is not None,
+            render=render, collection=collection,
+        )  # fmt: skip

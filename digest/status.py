@@ -1,0 +1,62 @@
+"""Every status digest stores or compares, typed in one place.
+
+The ledger's ``CHECK`` constraints (``state/db.py``) hold the same values; a status is never a
+bare string compared across modules, so a misspelling is a mypy error, not a silent branch.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+#: A subscriber: only ``active`` ones get an issue.
+SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+
+#: An issue in the ledger: ``sending`` until every copy is final, then ``done``; ``empty``
+#: when its period had nothing to send (recorded so the week is never built again).
+IssueStatus = Literal["sending", "done", "empty"]
+
+#: One (issue, subscriber) copy: ``pending → sending → sent | deferred | failed | unknown |
+#: skipped``; ``unknown`` is a drop after the final "." (only re-sent on request).
+DeliveryStatus = Literal["pending", "sending", "sent", "deferred", "failed", "unknown", "skipped"]
+
+#: Copies in one of these are never sent again automatically.
+FINAL_DELIVERY: tuple[DeliveryStatus, ...] = ("sent", "failed", "unknown", "skipped")
+#: Every delivery status, in the order ``digest history`` shows them.
+DELIVERY_ORDER: tuple[DeliveryStatus, ...] = (
+    "sent",
+    "deferred",
+    "failed",
+    "unknown",
+    "skipped",
+    "pending",
+    "sending",
+)
+
+#: What one run did (a ``runs`` row, the CLI's summary, the scheduler's log line).
+RunOutcome = Literal[
+    "sent",  # every copy final
+    "incomplete",  # deferred copies wait for a retry
+    "stopped",  # SIGTERM / Ctrl-C mid-send; the rest goes on the next run
+    "already-sent",  # the period's issue was done before this run
+    "empty",  # nothing new (recorded as an empty issue)
+    "no-sources",  # every source failed; nothing recorded, the next run tries again
+    "no-subscribers",  # nothing recorded; the reviews wait for the next issue
+    "busy",  # another process holds the send lock
+    "cancelled",  # the operator said no at the prompt
+    "error",  # a DigestError ended the run
+    "skipped",  # a scheduled run missed by more than the grace (recorded by the tick)
+]
+
+#: Outcomes worth another try soon rather than at the next scheduled firing.
+RETRY_OUTCOMES: frozenset[RunOutcome] = frozenset({"incomplete", "no-sources", "busy", "error"})
+#: Outcomes a command reports as a failure (exit code 1).
+FAILED_OUTCOMES: frozenset[RunOutcome] = frozenset({"error", "no-sources"})
+
+#: What started a run: ``digest send`` (manual), ``digest run``, the scheduler's firing, its
+#: catch-up after a late start, or the resume of an interrupted issue.
+RunTrigger = Literal["manual", "run", "schedule", "catch-up", "resume"]
+
+
+def values(kind: object) -> tuple[str, ...]:
+    """The strings a ``Literal`` allows, e.g. for a SQL ``CHECK`` or a ``--status`` choice."""
+    return tuple(str(v) for v in get_args(kind))
