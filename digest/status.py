@@ -19,6 +19,9 @@ IssueStatus = Literal["sending", "done", "empty"]
 #: skipped``; ``unknown`` is a drop after the final "." (only re-sent on request).
 DeliveryStatus = Literal["pending", "sending", "sent", "deferred", "failed", "unknown", "skipped"]
 
+#: What one attempt to hand a copy to the server came to (``retry``: a 4xx worth repeating).
+AttemptStatus = Literal["sent", "retry", "failed", "unknown"]
+
 #: Copies in one of these are never sent again automatically.
 FINAL_DELIVERY: tuple[DeliveryStatus, ...] = ("sent", "failed", "unknown", "skipped")
 #: Every delivery status, in the order ``digest history`` shows them.

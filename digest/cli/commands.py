@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from digest.config import Config, default_config_path, load_config
 from digest.errors import DigestError
+from digest.status import FAILED_OUTCOMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -309,7 +310,7 @@ def send(app: _App, dry_run: bool, to: str | None, yes: bool, since: str | None,
             resend_unknown=resend_unknown, issue=issue,
         )  # fmt: skip
     display.summary(console, result)
-    if result.outcome == "no-sources":
+    if result.outcome in FAILED_OUTCOMES:
         click.get_current_context().exit(1)
 
 
@@ -355,7 +356,7 @@ def run_command(app: _App) -> None:
             err_console.print(f"[red]error:[/red] {escape(result.message)}", soft_wrap=True)
         else:
             console.print(f"{escape(result.outcome)}: {escape(result.message)}", soft_wrap=True)
-    if any(r.outcome in ("error", "no-sources") for r in results):
+    if any(r.outcome in FAILED_OUTCOMES for r in results):
         raise click.exceptions.Exit(1)  # a cron job driving `digest run` should hear about it
 
 

@@ -23,6 +23,7 @@ from digest.pipeline.run import Plan, RunResult
 from digest.state.ledger import IssueSummary
 from digest.state.runs import RunSummary
 from digest.state.subscribers import Subscriber
+from digest.status import FAILED_OUTCOMES
 
 
 def subscribers_table(rows: Sequence[Subscriber]) -> Table:
@@ -60,7 +61,7 @@ def runs_table(runs: Sequence[RunSummary]) -> Table:
         table.add_column(col, no_wrap=True)
     table.add_column("detail", overflow="fold")
     for r in runs:
-        style = "red" if r.outcome in ("error", "no-sources") else ""
+        style = "red" if r.outcome in FAILED_OUTCOMES else ""
         table.add_row(
             r.started_at[:16].replace("T", " "), r.trigger, r.issue_id, r.outcome,
             escape(r.detail), style=style,

@@ -25,13 +25,14 @@ from digest.deliver.transport import Attempt, Session, Transport
 from digest.errors import ConnectFailed, DeliveryError, DigestError, RecipientError
 from digest.state import db, ledger
 from digest.state.ledger import Claimed, Outcome
+from digest.status import DELIVERY_ORDER, DeliveryStatus
 
 Progress = Callable[[int, int], None]
 
 
 @dataclass
 class DeliveryReport:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ledger.STATES, 0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DELIVERY_ORDER, 0))
     total: int = 0
     elapsed: float = 0.0
     stopped: bool = False
@@ -125,9 +126,9 @@ class _Worker(threading.Thread):
             self.session = None
 
     def _deliver(self, conn: sqlite3.Connection, job: Claimed) -> Outcome:
-        status = ledger.subscriber_status(conn, job.subscriber_id)
-        if status != "active":
-            return Outcome(job.subscriber_id, "skipped", f"subscriber is {status}")
+        standing = ledger.subscriber_status(conn, job.subscriber_id)
+        if standing != "active":
+            return Outcome(job.subscriber_id, "skipped", f"subscriber is {standing}")
         message_id = self.template.message_id(job.email)
         try:
             data = self.template.render(Recipient(job.email, job.name, job.token))
@@ -147,8 +148,8 @@ class _Worker(threading.Thread):
                 self._disconnect()
             if attempt.status != "retry":
                 break
-        status = "deferred" if attempt.status == "retry" else attempt.status
-        return Outcome(job.subscriber_id, status, attempt.reason, message_id, attempt.bounced)
+        final: DeliveryStatus = "deferred" if attempt.status == "retry" else attempt.status
+        return Outcome(job.subscriber_id, final, attempt.reason, message_id, attempt.bounced)
 
 
 def deliver(

@@ -15,7 +15,6 @@ import socket
 import ssl
 import threading
 import time
-from pathlib import Path
 
 from digest.config import Smtp
 from digest.deliver.transport import Attempt
@@ -338,7 +337,3 @@ def _cert_message(where: str, e: ssl.SSLCertVerificationError) -> str:
         f"the certificate of {where} could not be verified ({e.verify_message}); "
         "refusing to send. If the server uses a private CA, set smtp.ca_file"
     )
-
-
-def read_password(settings: Smtp, config_path: Path) -> str | None:
-    return settings.password(str(config_path))

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Protocol
 
 from digest.errors import DeliveryError
+from digest.status import AttemptStatus
 
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    status: str  # sent | retry | failed | unknown
+    status: AttemptStatus
     reason: str = ""
     #: A hard bounce (the mailbox does not exist): the subscriber is never mailed again.
     bounced: bool = False

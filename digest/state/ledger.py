@@ -24,11 +24,7 @@ from zoneinfo import ZoneInfo
 
 from digest.models import Markers, Period, RenderedDigest
 from digest.state.db import transaction
-
-#: Delivery states that are final: a row in one of these is never sent again automatically.
-FINAL = ("sent", "failed", "unknown", "skipped")
-#: Every state, in the order ``digest history`` shows them.
-STATES = ("sent", "deferred", "failed", "unknown", "skipped", "pending", "sending")
+from digest.status import DELIVERY_ORDER, DeliveryStatus, IssueStatus
 
 
 def stamp(now: datetime | None = None) -> str:
@@ -41,7 +37,7 @@ class StoredIssue:
     """An issue as the ledger keeps it: enough to resume sending without re-rendering."""
 
     key: str
-    status: str
+    status: IssueStatus
     subject: str
     preheader: str
     html: str
@@ -68,7 +64,7 @@ class Outcome:
     """What became of one copy. ``bounced`` marks the subscriber as never to be mailed again."""
 
     subscriber_id: int
-    status: str  # sent | deferred | failed | unknown | skipped | pending (released unsent)
+    status: DeliveryStatus  # ``pending`` when released unsent
     reason: str = ""
     message_id: str = ""
     bounced: bool = False
@@ -77,7 +73,7 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class IssueSummary:
     key: str
-    status: str
+    status: IssueStatus
     subject: str
     review_count: int
     created_at: str
@@ -324,7 +320,7 @@ def record_outcomes(
 
 
 def counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
-    found = dict.fromkeys(STATES, 0)
+    found: dict[str, int] = dict.fromkeys(DELIVERY_ORDER, 0)
     for row in conn.execute(
         "SELECT status, count(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (key,)
     ):

@@ -24,6 +24,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import SubscriberError
 from digest.state.db import transaction
+from digest.status import SubscriberStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class Subscriber:
     id: int
     email: str
     name: str
-    status: str
+    status: SubscriberStatus
     token: str
     extra: str = "{}"
 
@@ -96,7 +97,7 @@ def remove(conn: sqlite3.Connection, email: str) -> bool:
     return set_status(conn, email, "unsubscribed")
 
 
-def set_status(conn: sqlite3.Connection, email: str, status: str) -> bool:
+def set_status(conn: sqlite3.Connection, email: str, status: SubscriberStatus) -> bool:
     with transaction(conn):
         cur = conn.execute(
             "UPDATE subscribers SET status = ?, updated_at = ? WHERE email = ?",
