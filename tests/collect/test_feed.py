@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from support.feeds import (
     settings_for,
     state_for,
 )
-from support.http import ScriptedServer, serving, write_config
+from support.http import ScriptedServer, write_config
 
 from digest.collect.base import SourceResult
 from digest.collect.feed import FeedSource
@@ -35,12 +34,6 @@ from digest.errors import FetchError, SourceError
 from digest.models import Review
 
 RSS_TYPE = {"Content-Type": "application/rss+xml; charset=utf-8"}
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with serving() as s:
-        yield s
 
 
 def collect(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.http import ScriptedServer, serving
+from support.http import ScriptedServer
 
 from digest.collect.http import fetch, make_client, non_public_reason
 from digest.config import Http
@@ -17,12 +17,6 @@ from digest.errors import FetchError
 from digest.state import db
 
 LOOPBACK_ONLY = (ipaddress.ip_network("127.0.0.1/32"),)
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with serving() as s:
-        yield s
 
 
 @pytest.fixture

@@ -8,25 +8,17 @@ rendezvous, time out, and its feed would fail.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from support.feeds import rss, rss_item
-from support.http import Request, ScriptedServer, serving, write_config
+from support.http import Request, ScriptedServer, write_config
 
 from digest.collect.collection import collect
 from digest.config import load_config
 from digest.state import db
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with serving() as s:
-        yield s
 
 
 def test_feeds_are_fetched_in_parallel_and_keep_config_order(

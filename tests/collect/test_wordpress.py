@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from support.feeds import (
     settings_for,
     wp_post,
 )
-from support.http import Request, ScriptedServer, serving, write_config
+from support.http import Request, ScriptedServer, write_config
 
 from digest.collect.base import SourceResult
 from digest.collect.wordpress import MAX_PAGES, WordPressSource, posts_url
@@ -37,12 +36,6 @@ BBC Two; 2024; PG; 58 min.</p>
 <p><strong>Overall:</strong> Pleasant enough.</p>
 <p><strong>Rating:</strong> 3/5</p>
 """
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with serving() as s:
-        yield s
 
 
 def collect(tmp_path: Path, url: str, *, allow_private: bool = True) -> SourceResult:

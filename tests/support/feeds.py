@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -20,9 +19,10 @@ from digest.collect.http import make_client
 from digest.config import Config, load_config
 from digest.models import Review
 from digest.state import db
+from support.clock import WEDNESDAY_NOON
 
 #: A fixed "now" in a non-UTC zone on purpose.
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+NOW = WEDNESDAY_NOON
 PUBLISHED = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 HARBOUR_TITLE = "Harbour Lights"

@@ -22,8 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-import yaml
+from support.config import write_config_file
 
 
 @dataclass
@@ -172,12 +171,6 @@ def serving() -> Iterator[ScriptedServer]:
         server.stop()
 
 
-@pytest.fixture
-def http_server() -> Iterator[ScriptedServer]:
-    with serving() as server:
-        yield server
-
-
 def write_config(
     tmp_path: Path,
     sources: list[dict[str, object]],
@@ -186,23 +179,16 @@ def write_config(
     selection: dict[str, object] | None = None,
 ) -> Path:
     """A config.yaml in ``tmp_path`` for tests of network sources; returns its path."""
-    data: dict[str, object] = {
-        "newsletter": {
+    return write_config_file(
+        tmp_path,
+        newsletter={
             "title": "Test Reviews",
             "from": "Test Reviews <news@example.org>",
             "base_url": "https://news.example.org",
-            "timezone": "Europe/Berlin",
         },
-        "sources": sources,
-        "http": {
-            "connect_timeout": 2,
-            "read_timeout": 2,
-            "total_timeout": 5,
-            **(http or {}),
-        },
-        "selection": selection or {"days": 7},
-        "state": str(tmp_path / "state.sqlite3"),
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+        sources=sources,
+        http={"connect_timeout": 2, "read_timeout": 2, "total_timeout": 5, **(http or {})},
+        selection=selection or {"days": 7},
+        state=str(tmp_path / "state.sqlite3"),
+        outbox=None,
+    )

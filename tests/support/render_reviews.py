@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from digest.config import Config, parse_config
+import yaml
+
+from digest.config import Config
 from digest.models import Facts, Grade, Image, Period, Review
-
-BERLIN = ZoneInfo("Europe/Berlin")
-#: The moment every render test renders at: Monday 23 November 2026, 08:00 in Berlin.
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=BERLIN)
+from support.clock import NOW
+from support.config import build_config
 
 CONFIG_YAML = """
 newsletter:
@@ -121,10 +120,9 @@ def sample_reviews() -> tuple[Review, ...]:
 
 
 def make_config(folder: Path, extra: str = "") -> Config:
-    (folder / "reviews").mkdir(exist_ok=True)
-    path = folder / "config.yaml"
-    path.write_text(CONFIG_YAML + extra, encoding="utf-8")
-    return parse_config(path.read_text(encoding="utf-8"), path)
+    """The render tests' config in ``folder``; ``extra`` is YAML whose sections override it."""
+    sections = {**yaml.safe_load(CONFIG_YAML), **(yaml.safe_load(extra) or {})}
+    return build_config(folder, outbox=None, state=None, **sections)
 
 
 def week_period() -> Period:

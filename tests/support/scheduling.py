@@ -10,10 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from digest.config import Config, load_config
+from digest.config import Config
 from digest.state import db, subscribers
+from support.config import build_config
 
 #: Invented titles for the test reviews (original text, not the shared sample).
 TITLES = (
@@ -50,33 +49,19 @@ def write_config(
         if feed_url
         else {"type": "folder", "path": "reviews/", "name": "test reviews"}
     )
-    data: dict[str, Any] = {
-        "newsletter": {
-            "title": "The Test Reel",
-            "from": "The Test Reel <news@reel.example.org>",
-            "base_url": "https://reel.example.org",
-            "timezone": tz,
-            "postal_address": "1 Test Street, Testville",
-        },
-        "sources": [source],
-        "selection": {"days": 7, "max_reviews": 20},
-        "http": {"connect_timeout": 2, "read_timeout": 2, "total_timeout": 5},
-        "state": "state/digest.sqlite3",
-        "outbox": "outbox/",
-        "schedule": {"cron": cron, "grace": grace, "second": second},
-    }
+    server = None
     if smtp_port is not None:
-        data["smtp"] = {
-            "host": "127.0.0.1",
-            "port": smtp_port,
-            "security": "none",
-            "timeout": 5,
-            **(smtp or {}),
-        }
-    (tmp_path / "reviews").mkdir(exist_ok=True)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return load_config(path)
+        server = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout": 5}
+        server.update(smtp or {})
+    return build_config(
+        tmp_path,
+        newsletter={"timezone": tz, "postal_address": "1 Test Street, Testville"},
+        sources=[source],
+        selection={"days": 7, "max_reviews": 20},
+        http={"connect_timeout": 2, "read_timeout": 2, "total_timeout": 5},
+        schedule={"cron": cron, "grace": grace, "second": second},
+        smtp=server,
+    )
 
 
 def review_text(title: str, when: datetime, grade: str = "B+") -> str:

@@ -20,11 +20,13 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from support.clock import MIDWEEK
+from support.config import write_config_file
 
 
 @dataclass
@@ -315,32 +317,13 @@ class ScriptedServer:
 # Helpers for delivery tests: a config in tmp_path, subscribers, an issue recorded directly
 # ---------------------------------------------------------------------------------------------
 
-NOW = datetime(2026, 11, 25, 9, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+NOW = MIDWEEK
 
 
 def write_config(tmp: Path, smtp: dict[str, Any] | None = None, **extra: Any) -> Path:
     """A config.yaml in ``tmp`` (folder source ``tmp/reviews``), optionally with ``smtp:``."""
-    import yaml
-
-    (tmp / "reviews").mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {
-        "newsletter": {
-            "title": "The Test Reel",
-            "from": "The Test Reel <news@reel.example.org>",
-            "reply_to": "editor@reel.example.org",
-            "base_url": "https://reel.example.org",
-            "timezone": "Europe/Berlin",
-        },
-        "sources": [{"type": "folder", "path": "reviews", "name": "test reviews"}],
-        "state": "state/digest.sqlite3",
-        "outbox": "outbox",
-        **extra,
-    }
-    if smtp is not None:
-        data["smtp"] = smtp
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+    newsletter = {"reply_to": "editor@reel.example.org", **extra.pop("newsletter", {})}
+    return write_config_file(tmp, newsletter=newsletter, smtp=smtp, **extra)
 
 
 def add_subscribers(config: Any, count: int, *, domain: str = "example.net") -> list[str]:

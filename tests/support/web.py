@@ -13,11 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from digest.config import Config, load_config
+from digest.config import Config
 from digest.state import db, subscribers
 from digest.web import app as web
+from support.config import build_config
 
 #: A config for web tests; ``base_url`` is public, the test server is wherever it listens.
 CONFIG: dict[str, Any] = {
@@ -36,10 +35,7 @@ CONFIG: dict[str, Any] = {
 
 def write_web_config(tmp: Path, **overrides: Any) -> Config:
     """A config.yaml in ``tmp`` from ``CONFIG``; ``overrides`` replace top-level keys."""
-    (tmp / "reviews").mkdir(parents=True, exist_ok=True)
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump({**CONFIG, **overrides}, sort_keys=False), encoding="utf-8")
-    return load_config(path)
+    return build_config(tmp, outbox=None, **{**CONFIG, **overrides})
 
 
 def add_subscriber(config: Config, email: str, name: str = "") -> subscribers.Subscriber:
