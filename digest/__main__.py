@@ -1,3 +1,3 @@
-from digest.cli.commands import main
+from digest.cli import main
 
 main()

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from digest.cli.commands import cli
+from digest.cli import cli
 from digest.config import parse_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,10 @@
-"""The command line: thin commands over the library, and every terminal table."""
+"""The command line: thin commands over the library, and every terminal table.
 
-from digest.cli.commands import cli, main
+``main`` holds the group and the error boundary; the commands live by what they do (``look``,
+``mail``, ``service``) and register themselves on import.
+"""
 
-__all__ = ["cli", "main"]
+from digest.cli import look, mail, service
+from digest.cli.main import cli, main
+
+__all__ = ["cli", "look", "mail", "main", "service"]

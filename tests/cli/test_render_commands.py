@@ -18,7 +18,7 @@ from support.feeds import rss, rss_item
 from support.http import serving, write_config
 from support.render_reviews import CONFIG_YAML, write_review_files
 
-from digest.cli.commands import cli
+from digest.cli import cli
 from digest.config import load_config
 from digest.models import Period
 from digest.pipeline.issue import look_at_issue

@@ -18,7 +18,7 @@ from support.scheduling import (
     write_reviews,
 )
 
-from digest.cli.commands import cli
+from digest.cli import cli
 from digest.schedule.scheduler import describe_next, plan_next
 from digest.schedule.tick import tick
 from digest.state.locks import runner_lock

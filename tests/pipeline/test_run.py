@@ -22,7 +22,7 @@ from support.smtp import (
     write_reviews,
 )
 
-from digest.cli.commands import cli
+from digest.cli import cli
 from digest.config import Config, load_config
 from digest.deliver import MaildirTransport
 from digest.deliver.transport import Attempt, MaildirSession

@@ -1,0 +1,147 @@
+"""Commands that look without sending: ``check``, ``sources``, ``build``, ``preview``, ``next``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from digest.cli.main import (
+    App,
+    cli,
+    console,
+    err_console,
+    now,
+    parse_when,
+    pass_app,
+    period_options,
+)
+
+# --- collect: check, sources ---
+
+
+@cli.command()
+@pass_app
+def check(app: App) -> None:
+    """Validate the config and report the health of each source."""
+    from digest.cli.reports import health_table
+    from digest.collect.collection import check_config, collect
+
+    config = app.config
+    check_config(config)
+    console.print(f"[green]config ok:[/green] {escape(str(config.path))}")
+    collection = collect(config, now=now())
+    console.print(health_table(collection))
+    if collection.all_failed:
+        err_console.print("[red]error:[/red] every source failed; see the table above")
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@period_options
+@click.option("--json", "as_json", is_flag=True, help="Print the selected reviews as JSON.")
+@pass_app
+def sources(app: App, since: str | None, until: str | None, as_json: bool) -> None:
+    """List the reviews the sources give for this period, and why others were left out."""
+    import json
+
+    from digest.cli.reports import left_out_table, selected_table
+    from digest.collect.collection import review_record
+    from digest.pipeline.issue import look_at_issue
+
+    config = app.config
+    found = look_at_issue(
+        config, now=now(), since=parse_when(since, config), until=parse_when(until, config),
+        render=False,
+    )  # fmt: skip
+    assert found.selected is not None and found.collection is not None  # never "stored" here
+    selected, period, problems = found.selected, found.period, found.collection.problems
+    if as_json:
+        click.echo(json.dumps([review_record(r) for r in selected.reviews], indent=2))
+        for problem in problems:
+            line = f"problem: {escape(problem.source)}: {escape(problem.message)}"
+            err_console.print(line, soft_wrap=True)
+        return
+    console.print(selected_table(selected, period))
+    if selected.skipped or problems:
+        console.print(left_out_table(selected, problems))
+
+
+# --- render: build, preview ---
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build"),
+    show_default=True,
+    help="Folder for digest.html, digest.txt and digest.eml.",
+)
+@period_options
+@pass_app
+def build(app: App, out: Path, since: str | None, until: str | None) -> None:
+    """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing."""
+    from digest.pipeline.build import write_files
+    from digest.pipeline.issue import look_at_issue
+
+    config = app.config
+    when = now()
+    built = look_at_issue(
+        config, now=when, since=parse_when(since, config), until=parse_when(until, config)
+    )
+    for problem in built.collection.problems if built.collection else ():
+        err_console.print(f"problem: {escape(problem.source)}: {escape(problem.message)}")
+    if built.rendered is None:
+        console.print(escape(built.why_nothing))
+        return
+    for path in write_files(config, built.rendered, out, now=when):
+        console.print(f"wrote {escape(str(path))}")
+    rendered = built.rendered
+    console.print(f"{len(rendered.reviews)} reviews · subject: {escape(rendered.subject)}")
+    for warning in rendered.warnings:
+        console.print(f"[yellow]lint:[/yellow] {escape(warning)}", soft_wrap=True)
+    if not rendered.warnings:
+        console.print("[green]lint: no findings[/green]")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8026, show_default=True, help="Port to listen on.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the preview in a browser.")
+@pass_app
+def preview(app: App, host: str, port: int, open_browser: bool) -> None:
+    """Serve this period's digest on localhost, re-rendered when templates or sources change."""
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from digest.web.preview import create_preview_app
+
+    app.config  # noqa: B018 — report a bad config now, not on the first request
+    url = f"http://{host}:{port}/"
+    console.print(f"previewing at {url}  (/text: plain text, /phone: 375 px)  — Ctrl+C stops")
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(create_preview_app(app.config_path), host=host, port=port, log_level="warning")
+
+
+@cli.command("next")
+@pass_app
+def next_command(app: App) -> None:
+    """Say when the next run is due and which reviews it would include now (sends nothing)."""
+    from digest.cli.reports import left_out_table, selected_table
+    from digest.schedule.scheduler import describe_next, plan_next
+
+    config = app.config
+    when = now()
+    plan = plan_next(config, now=when)
+    if plan is None:
+        console.print(f"schedule.cron {config.schedule.cron!r} never fires again")
+        return
+    console.print(escape(describe_next(config, plan, now=when)))
+    console.print(selected_table(plan.selected, plan.period))
+    if plan.selected.skipped or plan.problems:
+        console.print(left_out_table(plan.selected, plan.problems))

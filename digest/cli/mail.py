@@ -1,0 +1,135 @@
+"""Commands that mail or manage the list: ``subscribers …``, ``send``, ``history``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from digest.cli.main import (
+    App,
+    cli,
+    console,
+    err_console,
+    now,
+    parse_when,
+    pass_app,
+    period_options,
+)
+from digest.status import FAILED_OUTCOMES
+
+# --- deliver: subscribers, send, history ---
+
+
+@cli.group()
+def subscribers() -> None:
+    """Manage the subscriber list (kept in the state database)."""
+
+
+@subscribers.command("import")
+@click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False))
+@pass_app
+def subscribers_import(app: App, csv_file: Path) -> None:
+    """Add subscribers from a CSV file with a header row: email, name, any extra columns."""
+    from digest.state import db, subscribers
+
+    conn = db.connect(app.config.state)
+    result = subscribers.import_csv(conn, csv_file)
+    for line in result.invalid:
+        err_console.print(f"[yellow]skipped[/yellow] {escape(line)}")
+    console.print(f"imported {result.added} new subscriber{'s' if result.added != 1 else ''}")
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="The name used in the greeting.")
+@pass_app
+def subscribers_add(app: App, email: str, name: str) -> None:
+    """Add one subscriber (or re-subscribe an address)."""
+    from digest.state import db, subscribers
+
+    added = subscribers.add(db.connect(app.config.state), email, name)
+    console.print(f"{escape(added.email)} is subscribed")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@pass_app
+def subscribers_remove(app: App, email: str) -> None:
+    """Unsubscribe an address (it is kept, so it is never mailed again)."""
+    from digest.errors import SubscriberError
+    from digest.state import db, subscribers
+
+    if not subscribers.remove(db.connect(app.config.state), email):
+        raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
+    console.print(f"{escape(email)} is unsubscribed")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]))
+@pass_app
+def subscribers_list(app: App, status: str | None) -> None:
+    """Show the subscribers (all, or those with one status)."""
+    from digest.cli.display import subscribers_table
+    from digest.state import db, subscribers
+
+    console.print(subscribers_table(subscribers.listing(db.connect(app.config.state), status)))
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what would go to whom; write nothing.")
+@click.option("--to", "to", metavar="ADDRESS", help="Send one [TEST] copy to ADDRESS only.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@period_options
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Also re-send copies left 'unknown' (same Message-ID; a reader may get it twice).",
+)
+@click.option("--issue", metavar="KEY", help="Resume an earlier issue (e.g. 2026-W47).")
+@pass_app
+def send(app: App, dry_run: bool, to: str | None, yes: bool, since: str | None,
+         until: str | None, resend_unknown: bool, issue: str | None) -> None:  # fmt: skip
+    """Send this period's issue to every subscriber, once (resumes an interrupted send)."""
+    from digest.cli import display
+    from digest.pipeline import dry
+    from digest.pipeline import run as pipeline
+
+    config = app.config
+    start, end = parse_when(since, config), parse_when(until, config)
+    if dry_run:
+        display.dry_run_lines(console, dry.dry_run(config, now=now(), since=start, until=end))
+        return
+    if to:
+        sent = dry.send_test_copy(config, to, now=now(), since=start, until=end)
+        console.print(escape(sent))
+        return
+
+    def confirm(plan: pipeline.Plan) -> bool:
+        for w in plan.warnings:
+            console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+        console.print(display.describe_plan(plan))
+        return yes or click.confirm("Send it?", default=False)
+
+    with display.ProgressBar(console) as bar:  # appears once sending starts
+        result = pipeline.run_once(
+            config, now=now(), confirm=confirm, progress=bar, since=start, until=end,
+            resend_unknown=resend_unknown, issue=issue,
+        )  # fmt: skip
+    display.summary(console, result)
+    if result.outcome in FAILED_OUTCOMES:
+        click.get_current_context().exit(1)
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many issues and runs to show.")
+@pass_app
+def history(app: App, limit: int) -> None:
+    """List issues with their sent / deferred / failed / unknown / pending counts, and runs."""
+    from digest.cli.display import history_table, runs_table
+    from digest.state import db, ledger, runs
+
+    conn = db.connect(app.config.state)
+    console.print(history_table(ledger.history(conn, limit)))
+    console.print(runs_table(runs.recent_runs(conn, limit)))

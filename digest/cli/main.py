@@ -1,0 +1,103 @@
+"""The ``digest`` group, its shared options and the one error boundary of the command line.
+
+Each command parses its options, calls one library function and prints the result. Any
+``DigestError`` becomes one line on stderr and exit code 1 — no traceback for a problem the
+user can fix.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from digest.config import Config, default_config_path, load_config
+from digest.errors import DigestError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+class App:
+    """What the group hands each command: the config path, loaded on first use."""
+
+    def __init__(self, config_path: Path):
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def now() -> datetime:
+    """The current time; the one place the CLI reads the clock."""
+    return datetime.now(UTC)
+
+
+def parse_when(value: str | None, config: Config) -> datetime | None:
+    """``--since`` / ``--until``: an ISO date or datetime, in the newsletter's timezone if naive."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2026-11-18 or 2026-11-18T08:00"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=config.newsletter.tz)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The config file (default: $DIGEST_CONFIG, else ./config.yaml).",
+)
+@click.version_option(package_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Build and send a weekly digest of a review site's latest reviews."""
+    ctx.obj = App(config_path or default_config_path())
+
+
+def main() -> None:
+    try:
+        code = cli.main(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        sys.exit(1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except DigestError as e:
+        err_console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        sys.exit(130)
+
+
+def period_options(command: F) -> F:
+    """``--since`` / ``--until``, for every command that picks a period."""
+    command = click.option("--until", help="End of the period (default: now).")(command)
+    return click.option(
+        "--since", help="Start of the period (date or datetime; default: days before now)."
+    )(command)
