@@ -136,64 +136,11 @@ def run_scheduler(
     On stop, a run in progress finishes the message in flight, records it and returns; then
     the scheduler shuts down and this returns normally.
     """
-    trigger = build_trigger(config)
-    grace = config.schedule.grace_period
     with runner_lock(config, wait=lock_wait):
         db.connect(config.state).close()  # fail fast, naming the file, if the state is unusable
-
-        failures = 0
-
-        def job() -> None:
-            nonlocal failures
-            retry = True
-            try:
-                report = tick(config, now=clock(), trigger=trigger, transport=transport, stop=stop)
-                retry = report.retry_soon
-            except DigestError as e:
-                log_line(trigger="schedule", outcome="error", error=str(e))
-            except Exception:
-                # A bug must not stop next week's run; it is logged in full.
-                log.exception("run failed with an unexpected error")
-            failures = failures + 1 if retry else 0
-            if retry and not stop.is_set():
-                # Deferred copies, a mail server or every source down: try again soon rather
-                # than next week, backing off (10 min, 20, 40 … at most 6 h).
-                delay = min(retry_first * 2 ** (failures - 1), RETRY_MAX)
-                scheduler.add_job(
-                    job,
-                    "date",
-                    run_date=clock() + delay,
-                    id="retry",
-                    replace_existing=True,
-                    misfire_grace_time=None,  # late is fine: it waits for a run in progress
-                )
-                log.info("trying again at %s", local_time(config, clock() + delay))
-
-        def missed(event: JobExecutionEvent) -> None:
-            # The process was blocked or asleep past the grace: say so in the ledger at once.
-            try:
-                record_missed(config, now=clock(), trigger=trigger)
-            except DigestError as e:
-                log_line(trigger="schedule", outcome="error", error=str(e))
-
-        scheduler = BackgroundScheduler(
-            timezone=config.newsletter.tz,
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
-        )
-        scheduler.add_listener(missed, EVENT_JOB_MISSED)
-        scheduler.add_job(
-            job,
-            trigger,
-            id="digest",
-            name="digest",
-            # Start-up catch-up: run the tick at once, then on the trigger.
-            next_run_time=clock(),
-            misfire_grace_time=max(1, int(grace.total_seconds())),
-            coalesce=True,
-            max_instances=1,
-        )
-        scheduler.start()
-        upcoming = next_fire(trigger, clock())
+        foreground = _Foreground(config, stop, clock, transport, retry_first)
+        foreground.scheduler.start()
+        upcoming = next_fire(foreground.trigger, clock())
         log.info(
             "scheduler started: cron=%r second=%r timezone=%s grace=%s next=%r",
             config.schedule.cron,
@@ -207,5 +154,77 @@ def run_scheduler(
                 pass
         finally:
             # wait=True: a run in flight sees ``stop``, finishes its message and returns.
-            scheduler.shutdown(wait=True)
+            foreground.scheduler.shutdown(wait=True)
         log.info("scheduler stopped")
+
+
+class _Foreground:
+    """The APScheduler set-up of ``digest schedule``: one job on the trigger (run at once for
+    the start-up catch-up), a retry job with back-off, and a listener for missed firings."""
+
+    def __init__(
+        self,
+        config: Config,
+        stop: threading.Event,
+        clock: Clock,
+        transport: Transport | None,
+        retry_first: timedelta,
+    ):
+        self.config, self.stop, self.clock = config, stop, clock
+        self.transport, self.retry_first = transport, retry_first
+        self.trigger = build_trigger(config)
+        self.failures = 0
+        self.scheduler = BackgroundScheduler(
+            timezone=config.newsletter.tz,
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+        )
+        self.scheduler.add_listener(self.missed, EVENT_JOB_MISSED)
+        self.scheduler.add_job(
+            self.job,
+            self.trigger,
+            id="digest",
+            name="digest",
+            # Start-up catch-up: run the tick at once, then on the trigger.
+            next_run_time=clock(),
+            misfire_grace_time=max(1, int(config.schedule.grace_period.total_seconds())),
+            coalesce=True,
+            max_instances=1,
+        )
+
+    def job(self) -> None:
+        retry = True
+        try:
+            report = tick(
+                self.config, now=self.clock(), trigger=self.trigger, transport=self.transport,
+                stop=self.stop,
+            )  # fmt: skip
+            retry = report.retry_soon
+        except DigestError as e:
+            log_line(trigger="schedule", outcome="error", error=str(e))
+        except Exception:
+            # A bug must not stop next week's run; it is logged in full.
+            log.exception("run failed with an unexpected error")
+        self.failures = self.failures + 1 if retry else 0
+        if retry and not self.stop.is_set():
+            self._retry_later()
+
+    def _retry_later(self) -> None:
+        """Deferred copies, a mail server or every source down: try again soon rather than
+        next week, backing off (10 min, 20, 40 … at most 6 h)."""
+        delay = min(self.retry_first * 2 ** (self.failures - 1), RETRY_MAX)
+        self.scheduler.add_job(
+            self.job,
+            "date",
+            run_date=self.clock() + delay,
+            id="retry",
+            replace_existing=True,
+            misfire_grace_time=None,  # late is fine: it waits for a run in progress
+        )
+        log.info("trying again at %s", local_time(self.config, self.clock() + delay))
+
+    def missed(self, event: JobExecutionEvent) -> None:
+        """The process was blocked or asleep past the grace: say so in the ledger at once."""
+        try:
+            record_missed(self.config, now=self.clock(), trigger=self.trigger)
+        except DigestError as e:
+            log_line(trigger="schedule", outcome="error", error=str(e))
