@@ -29,7 +29,7 @@ class SourceResult:
 
 
 class Source(Protocol):
-    """The shape of every class in ``digest.sources.REGISTRY``.
+    """The shape of every class in ``digest.collect.registry.REGISTRY``.
 
     The constructor is ``Cls(entry, *, settings, client, conn)`` for every source; a source
     ignores what it does not need (the folder source uses neither ``client`` nor ``conn``).
