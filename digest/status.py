@@ -8,8 +8,26 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-#: A subscriber: only ``active`` ones get an issue.
-SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+#: A subscriber: only ``active`` ones get an issue. ``pending`` signed up and has not confirmed
+#: yet; ``complained`` marked an issue as spam (a feedback report); ``erased`` is the tombstone
+#: left by ``digest subscribers erase`` so the ledger's counts still add up.
+SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced", "complained", "erased"]
+#: Statuses that are never mailed an issue and never brought back by an import.
+SUPPRESSED: tuple[SubscriberStatus, ...] = ("unsubscribed", "bounced", "complained", "erased")
+
+#: One line of a subscriber's history (the ``events`` table): what happened, with evidence.
+EventKind = Literal[
+    "signup",  # asked to subscribe on the web form (a confirmation mail went out)
+    "confirmed",  # opened the confirmation link and pressed the button
+    "soft-bounce",  # a temporary delivery failure (4.x.x, "delayed"); counted
+    "hard-bounce",  # a permanent one (5.x.x, "failed"); the address is marked bounced
+    "complaint",  # a feedback report (ARF, "this is spam")
+    "unsubscribed",  # the mailto: half of List-Unsubscribe
+]
+
+#: What one inbound message was read as. ``auto-reply`` (out of office, vacation notes) and
+#: ``unknown`` change nothing; ``unknown`` messages are left where they are for a person.
+InboundKind = Literal["hard-bounce", "soft-bounce", "complaint", "unsubscribe", "auto-reply", "unknown"]
 
 #: An issue in the ledger: ``sending`` until every copy is final, then ``done``; ``empty``
 #: when its period had nothing to send (recorded so the week is never built again).

@@ -12,6 +12,12 @@ SQL is written outside this package):
 - ``issue_reviews`` which issue carried each review: a review appears in exactly one issue.
 - ``http_cache``    (``state.http_cache``) ETag / Last-Modified and last body per fetched URL (conditional GET).
 - ``runs``          (``state.runs``) one row per scheduled or manual run, for ``digest history``.
+- ``events``        (``state.events``) a subscriber's history: sign-up, confirmation, bounces,
+                    complaints, each with its evidence.
+- ``erased``        (``state.privacy``) keyed hashes of erased addresses, so no import brings one back.
+- ``meta``          key/value facts about this state file (``identity``: the key of those hashes).
+
+``SCHEMA`` is version 1; ``state.migrations`` takes it (or an older file) to the latest version.
 
 Fail closed: any error opening or writing the file is a ``StateError`` naming the file, and
 callers send nothing when they can't record intent.
@@ -25,6 +31,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from digest.errors import StateError
+from digest.state import migrations
 
 SCHEMA_VERSION = 1
 
@@ -121,11 +128,12 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
+        if version > migrations.LATEST:
             raise StateError(shown, f"written by a newer digest (schema {version}); upgrade digest")
         if version < SCHEMA_VERSION:
             conn.executescript(SCHEMA)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        migrations.migrate(conn, path, backup=version > 0)
     except sqlite3.DatabaseError as e:
         raise StateError(shown, f"can't use the state database ({e}); {_hint(e)}") from e
     except OSError as e:

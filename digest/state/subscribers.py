@@ -5,8 +5,10 @@ they are added. We chose random stored tokens over HMAC-signed ones: they need n
 configured for the out-of-the-box run, a forged or tampered token simply matches no row, and a
 token can be rotated by re-adding the address. ``DIGEST_SECRET`` is not needed for tokens.
 
-Unsubscribed and bounced addresses are never mailed again; ``add`` on such an address
-re-subscribes it (the publication's explicit act), keeping its token.
+Unsubscribed, bounced and complained addresses are never mailed again; ``add`` on such an
+address re-subscribes it (the publication's explicit act), keeping its token. An erased
+address is refused by ``add`` and ``import`` alike (``state.erased``); only its owner, signing
+up again and confirming, brings it back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import SubscriberError
+from digest.state import erased
 from digest.state.db import transaction
 from digest.status import SubscriberStatus
 
@@ -55,11 +58,20 @@ def _clean_name(name: str) -> str:
     return " ".join(name.split())[:200]
 
 
+clean_name = _clean_name
+
+
 def add(
     conn: sqlite3.Connection, email: str, name: str = "", extra: dict[str, str] | None = None
 ) -> Subscriber:
     """Add an address, or re-subscribe it if it was unsubscribed or bounced."""
     email = normalise_address(email)
+    when = erased.erased_at(conn, email)
+    if when is not None:
+        raise SubscriberError(
+            f"{email} was erased at its owner's request on {when[:10]}; it can come back only "
+            "by signing up again on the web form"
+        )
     now = _now()
     with transaction(conn):
         conn.execute(
@@ -178,6 +190,9 @@ def _import_rows(
             email = normalise_address(fields.pop("email", ""))
         except SubscriberError as e:
             invalid.append(f"line {n}: {e}")
+            continue
+        if erased.erased_at(conn, email) is not None:
+            invalid.append(f"line {n}: {email} was erased at its owner's request; not imported")
             continue
         name = _clean_name(fields.pop("name", ""))
         valid.append((email, name, json.dumps(fields, sort_keys=True)))

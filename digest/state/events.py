@@ -1,0 +1,166 @@
+"""A subscriber's history (the ``events`` table), and what an inbound report does to them.
+
+Every event keeps its evidence: for a bounce or a complaint, the report's own Message-ID, the
+status code and the server's words, so ``digest subscribers export`` can show *why* an address
+stopped being mailed. An inbound message has its effect once: ``(source, subscriber, kind)`` is
+unique, so a mailbox read twice (a dropped IMAP connection before the message was moved)
+counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from digest.state.db import transaction
+from digest.status import EventKind, InboundKind, SubscriberStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    at: str
+    detail: str
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What an inbound report did: to whom, and whether it was new."""
+
+    email: str
+    kind: InboundKind
+    status: SubscriberStatus
+    repeated: bool
+
+
+def record(
+    conn: sqlite3.Connection,
+    subscriber_id: int,
+    kind: EventKind,
+    *,
+    at: datetime,
+    detail: str = "",
+    evidence: dict[str, Any] | None = None,
+    source: str | None = None,
+) -> bool:
+    """Add one event inside the caller's transaction; ``False`` if ``source`` already had it."""
+    cur = conn.execute(
+        """INSERT OR IGNORE INTO events (subscriber_id, kind, at, detail, evidence, source)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        (
+            subscriber_id,
+            kind,
+            at.isoformat(timespec="seconds"),
+            detail[:500],
+            json.dumps(evidence or {}, sort_keys=True),
+            source,
+        ),
+    )
+    return cur.rowcount > 0
+
+
+def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
+    rows = conn.execute(
+        "SELECT kind, at, detail, evidence FROM events WHERE subscriber_id = ? ORDER BY id",
+        (subscriber_id,),
+    )
+    return [Event(r["kind"], r["at"], r["detail"], json.loads(r["evidence"])) for r in rows]
+
+
+def count_since(
+    conn: sqlite3.Connection, kind: EventKind, since: datetime, *, subscriber_id: int | None = None,
+    ip: str | None = None,
+) -> int:  # fmt: skip
+    """How many ``kind`` events since ``since``, for one subscriber or from one IP address."""
+    sql = "SELECT count(*) FROM events WHERE kind = ? AND at >= ?"
+    args: list[object] = [kind, since.isoformat(timespec="seconds")]
+    if subscriber_id is not None:
+        sql += " AND subscriber_id = ?"
+        args.append(subscriber_id)
+    if ip is not None:
+        sql += " AND json_extract(evidence, '$.ip') = ?"
+        args.append(ip)
+    return int(conn.execute(sql, args).fetchone()[0])
+
+
+def match(
+    conn: sqlite3.Connection,
+    addresses: Iterable[str] = (),
+    tokens: Iterable[str] = (),
+    message_ids: Iterable[str] = (),
+) -> tuple[int, str] | None:
+    """The subscriber an inbound report is about: by address, then by the unsubscribe token
+    or the Message-ID of our copy that it quotes (complaints often hide the address)."""
+    for address in addresses:
+        row = conn.execute("SELECT id, email FROM subscribers WHERE email = ?", (address,))
+        if found := row.fetchone():
+            return int(found[0]), str(found[1])
+    for token in tokens:
+        row = conn.execute("SELECT id, email FROM subscribers WHERE token = ?", (token,))
+        if found := row.fetchone():
+            return int(found[0]), str(found[1])
+    for message_id in message_ids:
+        row = conn.execute(
+            """SELECT s.id, s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+               WHERE d.message_id = ? AND s.status != 'erased'""",
+            (message_id,),
+        )
+        if found := row.fetchone():
+            return int(found[0]), str(found[1])
+    return None
+
+
+#: The status each kind of report moves an address to, from the statuses it applies to.
+_MOVES: dict[InboundKind, tuple[SubscriberStatus, Sequence[SubscriberStatus]]] = {
+    "hard-bounce": ("bounced", ("active", "pending")),
+    "complaint": ("complained", ("active", "pending", "unsubscribed", "bounced")),
+    "unsubscribe": ("unsubscribed", ("active", "pending")),
+}
+_EVENT: dict[InboundKind, EventKind] = {
+    "hard-bounce": "hard-bounce",
+    "soft-bounce": "soft-bounce",
+    "complaint": "complaint",
+    "unsubscribe": "unsubscribed",
+}
+
+
+def apply_report(
+    conn: sqlite3.Connection,
+    subscriber: tuple[int, str],
+    kind: InboundKind,
+    *,
+    at: datetime,
+    source: str,
+    detail: str,
+    evidence: dict[str, Any],
+    soft_limit: int,
+) -> Applied:
+    """Record a bounce, complaint or unsubscribe and move the address — once per message."""
+    sid, email = subscriber
+    stamp = at.isoformat(timespec="seconds")
+    with transaction(conn):
+        new = record(conn, sid, _EVENT[kind], at=at, detail=detail, evidence=evidence,
+                     source=source)  # fmt: skip
+        if new and kind == "soft-bounce":
+            conn.execute(
+                """UPDATE subscribers SET soft_bounces = soft_bounces + 1, updated_at = ?,
+                       status = CASE WHEN soft_bounces + 1 >= ? AND status IN ('active', 'pending')
+                                     THEN 'bounced' ELSE status END
+                   WHERE id = ?""",
+                (stamp, soft_limit, sid),
+            )
+        elif new and kind in _MOVES:
+            to, allowed = _MOVES[kind]
+            marks = ", ".join("?" * len(allowed))
+            conn.execute(
+                f"UPDATE subscribers SET status = ?, updated_at = ? "  # noqa: S608 (fixed marks)
+                f"WHERE id = ? AND status IN ({marks})",
+                (to, stamp, sid, *allowed),
+            )
+        status = conn.execute("SELECT status FROM subscribers WHERE id = ?", (sid,)).fetchone()[0]
+    return Applied(email, kind, status, repeated=not new)

@@ -1,0 +1,91 @@
+"""What digest holds about one person, handed over (``export``) or erased (``erase``).
+
+``export`` gathers every row about an address: the subscriber record, its events with their
+evidence, and each issue copy with what became of it. Tokens are left out: they are keys, not
+information about the person.
+
+``erase`` removes the person and keeps the ledger whole: the ``subscribers`` row becomes a
+tombstone (status ``erased``, no address, no name, no extra fields, a fresh token) so every
+issue's counts still add up; the events go; each delivery row loses its address, its Message-ID
+(derived from the address) and its error text (servers quote the address). A keyed hash of the
+address goes into ``erased`` so no import brings it back. ``secure_delete`` overwrites the
+freed pages and the WAL is checkpointed and truncated, so the address is not left in the file.
+Copies outside the database — the outbox, the IMAP mailbox, a backup made by a migration —
+are the operator's to remove (the README says so).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from digest.state import erased, events
+from digest.state.db import transaction
+
+_FIELDS = (
+    "email, name, extra, status, created_at, updated_at, confirmed_at, soft_bounces, id"
+)
+
+
+def export(conn: sqlite3.Connection, email: str) -> dict[str, Any] | None:
+    """Everything about ``email`` as JSON-ready data, or ``None`` when it is not known."""
+    row = conn.execute(
+        f"SELECT {_FIELDS} FROM subscribers WHERE email = ?",  # noqa: S608 (fixed columns)
+        (email.strip(),),
+    ).fetchone()
+    if row is None:
+        return None
+    record = dict(row)
+    sid = record.pop("id")
+    record["extra"] = json.loads(record["extra"])
+    deliveries = conn.execute(
+        """SELECT d.issue_id AS issue, i.subject, d.status, d.attempts, d.last_error AS error,
+                  d.message_id, d.updated_at
+           FROM deliveries d JOIN issues i ON i.id = d.issue_id
+           WHERE d.subscriber_id = ? ORDER BY d.issue_id""",
+        (sid,),
+    )
+    return {
+        "subscriber": record,
+        "events": [
+            {"kind": e.kind, "at": e.at, "detail": e.detail, "evidence": e.evidence}
+            for e in events.history(conn, sid)
+        ],
+        "deliveries": [dict(d) for d in deliveries],
+    }
+
+
+def erase(conn: sqlite3.Connection, email: str, *, now: datetime) -> bool:
+    """Erase ``email`` (see the module docstring); ``False`` when it is not known."""
+    stamp = now.isoformat(timespec="seconds")
+    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        with transaction(conn):
+            row = conn.execute(
+                "SELECT id, email FROM subscribers WHERE email = ? AND status != 'erased'",
+                (email.strip(),),
+            ).fetchone()
+            if row is None:
+                return False
+            sid = row["id"]
+            erased.remember(conn, row["email"], stamp)
+            conn.execute("DELETE FROM events WHERE subscriber_id = ?", (sid,))
+            conn.execute(
+                """UPDATE deliveries SET email = '', message_id = '', last_error = ''
+                   WHERE subscriber_id = ?""",
+                (sid,),
+            )
+            conn.execute(
+                """UPDATE subscribers SET email = ?, name = '', extra = '{}', status = 'erased',
+                       token = ?, confirm_hash = NULL, confirm_expires = NULL,
+                       confirmed_at = NULL, soft_bounces = 0, created_at = ?, updated_at = ?
+                   WHERE id = ?""",
+                (f"erased-{sid}@erased.invalid", secrets.token_urlsafe(32), stamp, stamp, sid),
+            )
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.execute("PRAGMA secure_delete = OFF")
+    return True
