@@ -13,6 +13,7 @@ is a bug and keeps its traceback.
     │   ├── RunnerBusy       another digest holds the runner lock (``digest run`` / ``schedule``)
     │   └── SendBusy         another digest is sending this issue right now (the send lock)
     ├── SubscriberError      a subscriber address or import file is invalid
+    ├── InboundError         the inbound IMAP mailbox can't be read (names the server)
     ├── RecipientError       one recipient's value can't go into a header (that copy fails)
     ├── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
     │   └── ConnectFailed    no connection after every retry (refused, 421): the server is busy
@@ -83,6 +84,14 @@ class StateError(DigestError):
 
 class SubscriberError(DigestError):
     """A subscriber address or import file is invalid."""
+
+
+class InboundError(DigestError):
+    """The inbound mailbox can't be used (connect, login, a command refused, a dropped line)."""
+
+    def __init__(self, where: str, message: str):
+        self.where = where
+        super().__init__(f"IMAP {where}: {message}")
 
 
 class RunnerBusy(StateError):

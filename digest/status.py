@@ -27,7 +27,9 @@ EventKind = Literal[
 
 #: What one inbound message was read as. ``auto-reply`` (out of office, vacation notes) and
 #: ``unknown`` change nothing; ``unknown`` messages are left where they are for a person.
-InboundKind = Literal["hard-bounce", "soft-bounce", "complaint", "unsubscribe", "auto-reply", "unknown"]
+InboundKind = Literal[
+    "hard-bounce", "soft-bounce", "complaint", "unsubscribe", "auto-reply", "unknown"
+]
 
 #: An issue in the ledger: ``sending`` until every copy is final, then ``done``; ``empty``
 #: when its period had nothing to send (recorded so the week is never built again).

@@ -28,6 +28,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"select"}),
     frozenset({"render"}),
     frozenset({"deliver"}),
+    frozenset({"inbound"}),
     frozenset({"pipeline"}),
     frozenset({"schedule", "web"}),
     frozenset({"cli"}),

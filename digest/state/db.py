@@ -3,18 +3,21 @@
 Tables (the schema is created here, once; each table has one owner module in ``state/``, and no
 SQL is written outside this package):
 
-- ``subscribers``   (``state.subscribers``) the publication's list; ``status`` active / unsubscribed / bounced;
-                    ``token`` is the unguessable per-subscriber unsubscribe token.
-- ``issues``        (``state.ledger``) one row per period key (``2026-W48``): the ledger's unit. Holds the rendered,
-                    non-personal HTML/text for the web archive and the review ids it carried.
+- ``subscribers``   (``state.subscribers``) the publication's list; ``status`` pending / active /
+                    unsubscribed / bounced / complained / erased; ``token`` is the unguessable
+                    per-subscriber unsubscribe token.
+- ``issues``        (``state.ledger``) one row per period key (``2026-W48``): the ledger's unit.
+                    Holds the rendered, non-personal HTML/text for the web archive and the
+                    review ids it carried.
 - ``deliveries``    one row per (issue, subscriber), written *before* a send (``sending``) and
                     *after* it (``sent`` / ``deferred`` / ``failed`` / ``unknown``).
 - ``issue_reviews`` which issue carried each review: a review appears in exactly one issue.
-- ``http_cache``    (``state.http_cache``) ETag / Last-Modified and last body per fetched URL (conditional GET).
+- ``http_cache``    (``state.http_cache``) ETag / Last-Modified and last body per fetched URL
+                    (conditional GET).
 - ``runs``          (``state.runs``) one row per scheduled or manual run, for ``digest history``.
 - ``events``        (``state.events``) a subscriber's history: sign-up, confirmation, bounces,
                     complaints, each with its evidence.
-- ``erased``        (``state.privacy``) keyed hashes of erased addresses, so no import brings one back.
+- ``erased``        (``state.erased``) keyed hashes of erased addresses: no import brings one back.
 - ``meta``          key/value facts about this state file (``identity``: the key of those hashes).
 
 ``SCHEMA`` is version 1; ``state.migrations`` takes it (or an older file) to the latest version.

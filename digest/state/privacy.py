@@ -25,9 +25,7 @@ from typing import Any
 from digest.state import erased, events
 from digest.state.db import transaction
 
-_FIELDS = (
-    "email, name, extra, status, created_at, updated_at, confirmed_at, soft_bounces, id"
-)
+_FIELDS = "email, name, extra, status, created_at, updated_at, confirmed_at, soft_bounces, id"
 
 
 def export(conn: sqlite3.Connection, email: str) -> dict[str, Any] | None:

@@ -1,0 +1,100 @@
+"""``digest inbound``: read the bounce mailbox once and act on what it holds.
+
+For each message not handled yet: read it (``report.read_message``), find the subscriber it is
+about, record the event with its evidence (once per message, so a mailbox read twice counts
+nothing twice), and only then move the message to the processed folder. An auto-reply is
+understood and moved, changing nothing. A message digest can't read, or that matches no
+subscriber, is marked and left in place for a person. The connection dropping mid-way stops
+the run with an ``InboundError``; everything recorded so far stays recorded, and the next run
+picks up the rest.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from digest.config import Config
+from digest.errors import ConfigError
+from digest.inbound.imap import Mailbox
+from digest.inbound.report import Reading, read_message
+from digest.state import events
+from digest.state.db import connect
+
+
+@dataclass
+class InboundReport:
+    #: How many messages of each kind were handled (moved to the processed folder).
+    handled: Counter[str] = field(default_factory=Counter)
+    #: Left for a person: (why, the message's subject).
+    left: list[tuple[str, str]] = field(default_factory=list)
+    #: What changed: (address, kind, status after) for each new effect.
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    repeated: int = 0
+
+
+def process_mailbox(
+    config: Config, *, now: datetime, mailbox: Callable[[], Mailbox] | None = None
+) -> InboundReport:
+    """One pass over ``inbound.folder``."""
+    settings = config.inbound
+    if settings is None:
+        raise ConfigError(
+            str(config.path), "no inbound: section; add one naming the IMAP mailbox that "
+            "receives bounces (see the README)", key="inbound",
+        )  # fmt: skip
+
+    def default() -> Mailbox:
+        password = settings.password(str(config.path))
+        return Mailbox(settings, password, folder_of_config=config.folder)
+
+    opened = mailbox or default
+    report = InboundReport()
+    conn = connect(config.state)
+    try:
+        with opened() as box:
+            for uid in box.waiting():
+                data = box.fetch(uid)
+                if data is None:
+                    continue
+                reading = read_message(data)
+                if handle(conn, reading, report, now=now, soft_limit=settings.soft_bounce_limit):
+                    box.done(uid)
+                else:
+                    box.skip(uid)
+    finally:
+        conn.close()
+    return report
+
+
+def handle(
+    conn: sqlite3.Connection, reading: Reading, report: InboundReport, *, now: datetime,
+    soft_limit: int,
+) -> bool:  # fmt: skip
+    """Act on one reading; ``True`` when it was understood (the message may be moved)."""
+    subject = reading.evidence.get("subject", "")
+    if reading.kind == "auto-reply":
+        report.handled["auto-reply"] += 1
+        return True
+    if reading.kind == "unknown":
+        report.left.append(("not a bounce, complaint or unsubscribe", subject))
+        return False
+    # An unsubscribe request names its subscriber by token only: an address in it proves nothing.
+    addresses = () if reading.kind == "unsubscribe" else reading.recipients
+    found = events.match(conn, addresses, reading.tokens, reading.message_ids)
+    if found is None:
+        report.left.append((f"{reading.kind} that matches no subscriber", subject))
+        return False
+    applied = events.apply_report(
+        conn, found, reading.kind, at=now, source=reading.source, detail=reading.detail,
+        evidence=reading.evidence, soft_limit=soft_limit,
+    )  # fmt: skip
+    report.handled[reading.kind] += 1
+    if applied.repeated:
+        report.repeated += 1
+    else:
+        report.changes.append((applied.email, applied.kind, applied.status))
+    return True
