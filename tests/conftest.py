@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from support.http import ScriptedServer, serving
+from support.imap import Dovecot
 from support.smtp import Sink
 
 
@@ -29,3 +30,16 @@ def sink() -> Iterator[Sink]:
     """A real SMTP server (aiosmtpd) on loopback that keeps every message it accepts."""
     with Sink() as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def _dovecot_server() -> Iterator[Dovecot]:
+    with Dovecot() as d:
+        yield d
+
+
+@pytest.fixture
+def dovecot(_dovecot_server: Dovecot) -> Iterator[Dovecot]:
+    """Debian's dovecot on loopback (one per test session), its mailbox empty for each test."""
+    _dovecot_server.reset()
+    yield _dovecot_server

@@ -116,6 +116,8 @@ class Mailbox:
             why = "login refused; check inbound.username and the password variable"
         elif isinstance(e, ssl.SSLError):
             why = f"TLS failed ({e}); check inbound.security and inbound.ca_file"
+        elif isinstance(e, imaplib.IMAP4.abort):
+            why = f"connection lost ({_text(e)}); what was not handled is read on the next run"
         elif isinstance(e, OSError):
             why = f"connection failed or lost ({e.strerror or e}); check inbound.host and port"
         else:
