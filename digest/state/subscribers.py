@@ -49,9 +49,13 @@ def normalise_address(address: str) -> str:
     if any(c in address for c in "\r\n\0"):
         raise SubscriberError(f"{address!r} is not a valid email address (line break)")
     try:
-        return validate_email(address.strip(), check_deliverability=False).normalized
+        found = validate_email(address.strip(), check_deliverability=False).normalized
     except EmailNotValidError as e:
         raise SubscriberError(f"{address.strip()!r} is not a valid email address: {e}") from None
+    # RFC 5321's limits (64 before the @, 254 in all), which the validator lets pass.
+    if len(found.rpartition("@")[0].encode()) > 64 or len(found.encode()) > 254:
+        raise SubscriberError(f"{address.strip()[:80]!r}… is too long for an email address")
+    return found
 
 
 def _clean_name(name: str) -> str:

@@ -7,6 +7,8 @@ Routes (under the path of ``newsletter.base_url``, if it has one):
   ``GET``/``HEAD`` only show a page with a confirm button — link scanners fetch every link in
   an email, so fetching must never unsubscribe. An unknown, forged or tampered token gets the
   same 404 page whatever it is, and nothing changes.
+- ``/subscribe``, ``/confirm/<token>``  the sign-up form and its double opt-in link, when
+  ``signup:`` is configured (``web/signup.py``).
 - ``/unsubscribe``           how to unsubscribe (where the archive's neutral link points).
 - ``/issues``, ``/issues/<key>``, ``/issues/feed.xml``  the archive of sent issues and its RSS.
 - ``/preview``               the render stage's live preview, when ``serve.preview`` is on.
@@ -85,7 +87,9 @@ def mask_address(email: str) -> str:
 
 def redact_path(path: str) -> str:
     """A request path fit for a log: no unsubscribe token, no control characters, bounded."""
-    path = re.sub(r"(/unsubscribe/).*", r"\1<redacted>", path, flags=re.IGNORECASE | re.DOTALL)
+    path = re.sub(
+        r"(/(?:unsubscribe|confirm)/).*", r"\1<redacted>", path, flags=re.IGNORECASE | re.DOTALL
+    )
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path[:300])
 
 
@@ -264,6 +268,10 @@ def create_app(config: Config) -> Starlette:
         Route("/issues/feed.xml", site.feed, methods=["GET"]),
         Route("/issues/{key}", site.issue, methods=["GET"]),
     ]
+    if config.signup is not None:
+        from digest.web.signup import SignupPages
+
+        routes += SignupPages(site, config.signup).routes()
     if config.serve.preview:
         from digest.web.preview import create_preview_app
 
