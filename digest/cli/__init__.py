@@ -1,10 +1,10 @@
 """The command line: thin commands over the library, and every terminal table.
 
 ``main`` holds the group and the error boundary; the commands live by what they do (``look``,
-``mail``, ``service``) and register themselves on import.
+``mail``, ``life``, ``service``) and register themselves on import.
 """
 
-from digest.cli import look, mail, service
+from digest.cli import life, look, mail, service
 from digest.cli.main import cli, main
 
-__all__ = ["cli", "look", "mail", "main", "service"]
+__all__ = ["cli", "life", "look", "mail", "main", "service"]

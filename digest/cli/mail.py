@@ -17,7 +17,7 @@ from digest.cli.main import (
     pass_app,
     period_options,
 )
-from digest.status import FAILED_OUTCOMES
+from digest.status import FAILED_OUTCOMES, SubscriberStatus, values
 
 # --- deliver: subscribers, send, history ---
 
@@ -67,7 +67,7 @@ def subscribers_remove(app: App, email: str) -> None:
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]))
+@click.option("--status", type=click.Choice(values(SubscriberStatus)))
 @pass_app
 def subscribers_list(app: App, status: str | None) -> None:
     """Show the subscribers (all, or those with one status)."""

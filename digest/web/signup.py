@@ -87,9 +87,7 @@ class SignupPages:
             )  # fmt: skip
         except SubscriberError:
             error = "That doesn't look like an email address. Please check it and try again."
-            return self.site.page(
-                "subscribe", 400, email=email[:254], name=name[:200], error=error
-            )
+            return self.site.page("subscribe", 400, email=email[:254], name=name[:200], error=error)
         response = self.site.page("signup_sent", address=_mask(asked.email))
         if asked.outcome == "mail":
             response.background = BackgroundTask(self._send, asked.email, asked.name, asked.token)

@@ -3,6 +3,7 @@ changes the right subscriber once, and nothing not understood is moved or delete
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from datetime import UTC, datetime
@@ -145,10 +146,8 @@ class _CuttingProxy:
         except OSError:
             pass
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv
-            except OSError:
-                pass
             s.close()
 
 

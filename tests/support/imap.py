@@ -3,7 +3,8 @@ with its own config in a temporary folder (no system service), one passwd-file u
 storage in that folder. Stopped (and its folder removed) after the test.
 
 As root, dovecot's internal, login and mail processes run as ``nobody`` (its login process
-refuses root), which owns the temp folder: no system user is created. Plaintext login is allowed on loopback only.
+refuses root), which owns the temp folder: no system user is created. Plaintext login is
+allowed, on loopback only.
 """
 
 from __future__ import annotations

@@ -1,0 +1,82 @@
+"""Commands for a subscriber's later life: ``inbound`` (bounces, complaints, ``mailto:``
+unsubscribes), ``subscribers export`` and ``subscribers erase``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from digest.cli.mail import subscribers
+from digest.cli.main import App, cli, console, err_console, now, pass_app
+
+
+@cli.command()
+@pass_app
+def inbound(app: App) -> None:
+    """Read the bounce mailbox once: record bounces, complaints and mailto: unsubscribes.
+
+    Example: digest inbound   (with inbound: in config.yaml and its password variable set)
+    """
+    from digest.inbound.process import process_mailbox
+
+    report = process_mailbox(app.config, now=now())
+    for address, kind, status in report.changes:
+        console.print(f"{escape(address)}: {kind} (now {status})")
+    for why, subject in report.left:
+        err_console.print(f"[yellow]left in the mailbox[/yellow] {escape(why)}: {escape(subject)}")
+    total = sum(report.handled.values())
+    parts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.handled.items())) or "nothing"
+    repeats = f"; {report.repeated} already recorded" if report.repeated else ""
+    console.print(f"handled {total} message{'s' if total != 1 else ''} ({parts}){repeats}; "
+                  f"{len(report.left)} left for a person")  # fmt: skip
+
+
+@subscribers.command("export")
+@click.argument("email")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE.")
+@pass_app
+def subscribers_export(app: App, email: str, out: Path | None) -> None:
+    """Everything digest holds about one address, as JSON (a data access request).
+
+    Example: digest subscribers export nora@example.net --out nora.json
+    """
+    from digest.errors import SubscriberError
+    from digest.state import db, privacy
+
+    found = privacy.export(db.connect(app.config.state), email)
+    if found is None:
+        raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
+    text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise SubscriberError(f"{out}: can't write the export ({e.strerror})") from None
+    err_console.print(f"wrote {escape(str(out))}")
+
+
+@subscribers.command("erase")
+@click.argument("email")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@pass_app
+def subscribers_erase(app: App, email: str, yes: bool) -> None:
+    """Erase an address and everything about it (it is never imported again).
+
+    Example: digest subscribers erase nora@example.net --yes
+    """
+    from digest.errors import SubscriberError
+    from digest.state import db, privacy
+
+    if not yes and not click.confirm(f"Erase {email} and its history for good?", default=False):
+        raise click.exceptions.Abort()
+    if not privacy.erase(db.connect(app.config.state), email, now=now()):
+        raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
+    console.print(
+        f"{escape(email)} is erased; copies outside the state database (the outbox, the "
+        "bounce mailbox, backups) are yours to remove"
+    )
