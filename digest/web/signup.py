@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs
 
 import jinja2
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from digest.config import Config, Signup
@@ -38,17 +39,29 @@ from digest.pipeline.run import dkim_signer
 from digest.render.confirm import ConfirmationMail, render_confirmation
 from digest.state import signup
 
-if TYPE_CHECKING:
-    from digest.web.app import _Site
-
+T = TypeVar("T")
 log = logging.getLogger("digest.web")
 PAGES = ("subscribe", "signup_sent", "confirm_signup", "signup_confirmed", "signup_link")
 #: A sign-up form is a few hundred bytes; anything much larger is not one.
 MAX_BODY = 8192
 
 
+class Site(Protocol):
+    """What the pages need of ``web.app``'s site: its config, templates and database."""
+
+    config: Config
+    base_url: str
+    env: jinja2.Environment
+    templates: dict[str, jinja2.Template]
+
+    def page(self, page: str, status: int = 200, *, cache: str = ..., **context: Any
+             ) -> HTMLResponse: ...  # fmt: skip
+
+    def db(self, work: Callable[[Any], T]) -> Awaitable[T]: ...
+
+
 class SignupPages:
-    def __init__(self, site: _Site, settings: Signup):
+    def __init__(self, site: Site, settings: Signup):
         self.site = site
         self.config: Config = site.config
         self.settings = settings
