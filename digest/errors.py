@@ -12,6 +12,8 @@ is a bug and keeps its traceback.
     ├── StateError           the state database can't be opened, written or locked (names the file)
     ├── SubscriberError      a subscriber address or import file is invalid
     ├── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
+    │   ├── ConnectFailed    no connection after every retry (refused, 421): maybe temporary
+    │   └── SenderRefused    the server refused the session's sender (5xx at MAIL FROM, 530)
     └── ServeError           ``digest serve`` can't start (port in use, bad host) — in web.py
 """
 
@@ -79,3 +81,16 @@ class SubscriberError(DigestError):
 
 class DeliveryError(DigestError):
     """The mail server can't be used at all (refused connection, TLS or login failure)."""
+
+
+class ConnectFailed(DeliveryError):
+    """No connection after every retry (refused, 421): a temporary state of the server.
+
+    While another connection of the same send works, the delivery loop carries on with
+    fewer connections (servers often cap connections per client) instead of stopping.
+    """
+
+
+class SenderRefused(DeliveryError):
+    """The server refused the sender, not a recipient (a 5xx at MAIL FROM, "530
+    authentication required"): every copy would be refused alike, so none is tried."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from digest.config import Smtp
 from digest.deliver.transport import Attempt
-from digest.errors import DeliveryError
+from digest.errors import ConnectFailed, DeliveryError
 
 #: RCPT answers that mean the mailbox does not exist: the address is marked ``bounced``.
 HARD_BOUNCE_CODES = (550, 551, 553)
@@ -28,14 +28,6 @@ UNKNOWN_REASON = (
     "connection dropped after the final '.' before the server replied; it may have been "
     "delivered, so it is not sent again automatically"
 )
-
-
-class ConnectFailed(DeliveryError):
-    """No connection after every retry (refused, 421): a temporary state of the server.
-
-    While another connection of the same send works, the delivery loop carries on with
-    fewer connections (servers often cap connections per client) instead of stopping.
-    """
 
 
 class _Transient(Exception):
