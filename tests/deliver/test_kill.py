@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesHeaderParser
@@ -81,47 +82,52 @@ class Held:
         return self
 
 
+@contextmanager
+def _sink_process(folder: Path) -> Iterator[int]:
+    """The SMTP sink in its own process (it outlives every sender); yields its port."""
+    support = Path(__file__).resolve().parents[1] / "support" / "sink_process.py"
+    sink = subprocess.Popen([sys.executable, str(support), str(folder)])
+    try:
+        _wait_for(lambda: (folder / "port").exists(), 30, "the sink to start")
+        yield int((folder / "port").read_text())
+    finally:
+        sink.terminate()
+        sink.wait(timeout=30)
+
+
+def _kill_after_more(command: list[str], cwd: Path, mail: Path, step: int) -> None:
+    """Start a sender and SIGKILL it once the sink has ``step`` more messages."""
+    before = _count(mail)
+    sender = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _wait_for(lambda: _count(mail) >= before + step, 60, f"{step} more messages")
+    sender.send_signal(signal.SIGKILL)
+    sender.wait(timeout=30)
+    assert sender.returncode == -signal.SIGKILL
+    assert _settled(mail) < SUBSCRIBERS, "the send finished before the kill"
+
+
 @pytest.mark.slow
 def test_repeated_kill_9_duplicates_at_most_one_copy_per_connection_and_loses_none(
     tmp_path: Path,
 ) -> None:
-    sink_dir = tmp_path / "sink"
-    support = Path(__file__).resolve().parents[1] / "support" / "sink_process.py"
-    sink = subprocess.Popen([sys.executable, str(support), str(sink_dir)])
+    mail = tmp_path / "sink" / "mail"
+    held = Held(mail)
     exposed: list[int] = []  # per kill: copies at the sink whose row was still `sending`
-    try:
-        _wait_for(lambda: (sink_dir / "port").exists(), 30, "the sink to start")
-        port = int((sink_dir / "port").read_text())
-        smtp = {
-            "host": "127.0.0.1",
-            "port": port,
-            "security": "none",
-            "connections": CONNECTIONS,
-            "rate": 0,
-            "retries": 1,
-        }
+    with _sink_process(tmp_path / "sink") as port:
+        smtp = {"host": "127.0.0.1", "port": port, "security": "none",
+                "connections": CONNECTIONS, "rate": 0, "retries": 1}  # fmt: skip
         path = write_config(tmp_path, smtp=smtp)
         config = load_config(path)
         now = datetime.now(UTC)
         write_reviews(tmp_path / "reviews", 3, published=now - timedelta(hours=6))
         emails = add_subscribers(config, SUBSCRIBERS)
         key = period_key(config, now)
-        mail = sink_dir / "mail"
-        held = Held(mail)
         command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--yes"]
-        env = {**os.environ, "COLUMNS": "100"}
 
         for _ in range(KILLS):
-            before = _count(mail)
-            sender = subprocess.Popen(
-                command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            _wait_for(lambda n=before + STEP: _count(mail) >= n, 60, f"{STEP} more messages")
-            sender.send_signal(signal.SIGKILL)
-            sender.wait(timeout=30)
-            assert sender.returncode == -signal.SIGKILL
-            assert _settled(mail) < SUBSCRIBERS, "the send finished before the kill"
+            _kill_after_more(command, tmp_path, mail, STEP)
             states = delivery_states(config, key)
             copies = held.update().copies
             sending = [e for e, (s, _) in states.items() if s == "sending"]
@@ -129,18 +135,11 @@ def test_repeated_kill_9_duplicates_at_most_one_copy_per_connection_and_loses_no
             exposed.append(sum(1 for e in sending if copies[e]))
             assert exposed[-1] <= CONNECTIONS
 
-        done = subprocess.run(
-            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-        )
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         assert "0 deferred, 0 failed, 0 unknown" in done.stdout
-        again = subprocess.run(
-            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
-        )
+        again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert f"already sent to {SUBSCRIBERS} subscribers" in again.stdout
-    finally:
-        sink.terminate()
-        sink.wait(timeout=30)
 
     copies, ids = held.update().copies, held.ids
     assert sorted(ids) == sorted(emails)  # nobody missed
