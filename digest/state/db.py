@@ -3,15 +3,19 @@
 Tables (the schema is created here, once; each table has one owner module in ``state/``, and no
 SQL is written outside this package):
 
-- ``subscribers``   (``state.subscribers``) the publication's list; ``status`` active / unsubscribed / bounced;
+- ``subscribers``   the publication's list; ``status`` active / unsubscribed / bounced;
                     ``token`` is the unguessable per-subscriber unsubscribe token.
-- ``issues``        (``state.ledger``) one row per period key (``2026-W48``): the ledger's unit. Holds the rendered,
+                    Owner: ``state.subscribers``.
+- ``issues``        one row per period key (``2026-W48``): the ledger's unit. Holds the rendered,
                     non-personal HTML/text for the web archive and the review ids it carried.
+                    Owner: ``state.ledger``, as of ``deliveries`` and ``issue_reviews``.
 - ``deliveries``    one row per (issue, subscriber), written *before* a send (``sending``) and
                     *after* it (``sent`` / ``deferred`` / ``failed`` / ``unknown``).
 - ``issue_reviews`` which issue carried each review: a review appears in exactly one issue.
-- ``http_cache``    (``state.http_cache``) ETag / Last-Modified and last body per fetched URL (conditional GET).
-- ``runs``          (``state.runs``) one row per scheduled or manual run, for ``digest history``.
+- ``http_cache``    ETag / Last-Modified and last body per fetched URL (conditional GET).
+                    Owner: ``state.http_cache``.
+- ``runs``          one row per scheduled or manual run, for ``digest history``.
+                    Owner: ``state.runs``.
 
 Fail closed: any error opening or writing the file is a ``StateError`` naming the file, and
 callers send nothing when they can't record intent.
