@@ -16,6 +16,12 @@ SQL is written outside this package):
                     Owner: ``state.http_cache``.
 - ``runs``          one row per scheduled or manual run, for ``digest history``.
                     Owner: ``state.runs``.
+- ``meta``          facts about the state file itself, ``key`` → ``value`` (schema 2).
+
+``SCHEMA`` below is schema 1, as the first release made it; it is never edited. Every change
+since is a numbered step in ``migrations.py`` (``issues.nonce`` and ``meta`` came with schema
+2), and ``connect`` runs the missing ones when it opens an older file, after copying it to
+``<name>.v<old>.bak``.
 
 Fail closed: any error opening or writing the file is a ``StateError`` naming the file, and
 callers send nothing when they can't record intent.
@@ -29,14 +35,15 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from digest.errors import StateError
-
-SCHEMA_VERSION = 1
+from digest.state import migrations
+from digest.state.migrations import SCHEMA_VERSION as SCHEMA_VERSION
 
 #: Seconds a connection waits for another process's write lock before giving up with a
 #: ``StateError`` ("database is locked"). A send holds the lock for moments at a time, so the
 #: wait only runs out when something else keeps the file locked. Read at each ``connect``.
 BUSY_TIMEOUT = 30.0
 
+#: Schema 1, the baseline every state file starts from (see ``migrations.py``).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
     id          INTEGER PRIMARY KEY,
@@ -103,7 +110,8 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
-    """Open the state database, creating the file and schema if needed.
+    """Open the state database, creating the file and schema if needed, and upgrading the
+    schema of a file an older digest wrote (``migrations.upgrade``).
 
     WAL mode lets the web service read while a send writes; ``busy_timeout`` makes a second
     writer wait instead of failing at once. Autocommit mode: callers open transactions with
@@ -124,16 +132,18 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StateError(shown, f"written by a newer digest (schema {version}); upgrade digest")
-        if version < SCHEMA_VERSION:
-            conn.executescript(SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as e:
         raise StateError(shown, f"can't use the state database ({e}); {_hint(e)}") from e
     except OSError as e:
         raise StateError(shown, f"can't create the state database ({e.strerror})") from e
+    try:
+        migrations.upgrade(conn, path, baseline=SCHEMA)
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise StateError(shown, f"can't use the state database ({e}); {_hint(e)}") from e
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
