@@ -16,7 +16,8 @@ is a bug and keeps its traceback.
     ├── InboundError         the inbound IMAP mailbox can't be read (names the server)
     ├── RecipientError       one recipient's value can't go into a header (that copy fails)
     ├── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
-    │   └── ConnectFailed    no connection after every retry (refused, 421): the server is busy
+    │   ├── ConnectFailed    no connection after every retry (refused, 421): maybe temporary
+    │   └── SenderRefused    the server refused the session's sender (5xx at MAIL FROM, 530)
     └── ServeError           ``digest serve`` / ``digest preview`` can't listen (port, host)
 
 Not user errors, but raised on purpose inside one stage and caught there:
@@ -126,6 +127,11 @@ class ConnectFailed(DeliveryError):
     While another connection of the same send works, the delivery loop carries on with
     fewer connections (servers often cap connections per client) instead of stopping.
     """
+
+
+class SenderRefused(DeliveryError):
+    """The server refused the sender, not a recipient (a 5xx at MAIL FROM, "530
+    authentication required"): every copy would be refused alike, so none is tried."""
 
 
 class ServeError(DigestError):

@@ -37,8 +37,10 @@ from digest.errors import ConfigError
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "DIGEST_CONFIG"
-#: Where the bundled templates live (overridable per publication with ``templates:``).
-BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+#: Where the bundled templates live (overridable per publication with ``templates:``): inside
+#: the package, so a wheel carries them. In a checkout ``digest/templates`` is a symlink to the
+#: top-level ``templates/`` folder, which the wheel build copies in (see pyproject.toml).
+BUNDLED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
 class _Model(BaseModel):

@@ -1,10 +1,13 @@
 """The delivery loop: stream claimed rows to worker threads, record each outcome.
 
-The main thread owns the ledger connection: it claims a few rows at a time (``pending`` →
-``sending``, committed), hands them to one worker per connection through a small bounded queue,
-and records outcomes as they come back (committed). Nothing is loaded whole: memory stays flat
-whatever the list size. Each worker checks, just before a copy leaves, that the subscriber is
-still active (an indexed read), so an unsubscribe landing mid-send stops every later copy.
+The main thread owns the ledger connection: it claims rows (``pending`` → ``sending``,
+committed) for the connections that are free — never more rows than there are connections —
+hands them to one worker per connection, and records outcomes as they come back (committed,
+those arriving together in one transaction) before it claims again. So a ``kill -9`` leaves at
+most ``smtp.connections`` rows ``sending`` whose copy may have left: the crash bound. Nothing
+is loaded whole: memory stays flat whatever the list size. Each worker checks, just before a
+copy leaves, that the subscriber is still active (an indexed read), so an unsubscribe landing
+mid-send stops every later copy.
 
 ``stop`` (the scheduler's shutdown): no new copy starts, the ones in flight finish and are
 recorded, claimed-but-unsent rows go back to ``pending``, and the loop returns.
@@ -164,80 +167,114 @@ def deliver(
     progress: Progress | None = None,
 ) -> DeliveryReport:
     """Send every pending copy of issue ``key``; returns counts for this run."""
-    stop = stop or threading.Event()
-    report = DeliveryReport()
-    started = time.monotonic()
-    report.total = sum(ledger.counts(conn, key)[s] for s in ("pending",))
-    capacity = max(8, transport.connections * 8)
-    jobs: queue.Queue[Claimed | None] = queue.Queue()
-    results: queue.Queue[Outcome] = queue.Queue()
-    fatal = threading.Event()
-    errors: list[Exception] = []
+    run = _Run(conn, state=state, key=key, transport=transport, stop=stop or threading.Event(),
+               progress=progress)  # fmt: skip
     alive = _Alive(transport.connections)
     workers = [
-        _Worker(transport=transport, template=template, signer=signer, state=state, jobs=jobs,
-                results=results, stop=stop, fatal=fatal, errors=errors, alive=alive)
+        _Worker(transport=transport, template=template, signer=signer, state=state,
+                jobs=run.jobs, results=run.results, stop=run.stop, fatal=run.fatal,
+                errors=run.errors, alive=alive)
         for _ in range(transport.connections)
     ]  # fmt: skip
     for w in workers:
         w.start()
-    in_flight = 0
-    done = 0
-
-    def record(outcomes: list[Outcome]) -> None:
-        nonlocal done
-        if not outcomes:
-            return
-        ledger.record_outcomes(conn, key, outcomes, path=state)
-        for o in outcomes:
-            if o.status in report.counts:
-                report.counts[o.status] += 1
-            if o.status != "pending":
-                done += 1
-        if progress is not None:
-            progress(done, report.total)
-
     try:
+        run.loop()
+    finally:
+        run.shut_down(workers)
+    report = run.report
+    report.elapsed = time.monotonic() - run.started
+    report.stopped = run.stop.is_set()
+    if run.errors:
+        if not isinstance(run.errors[0], DigestError):
+            raise run.errors[0]
+        report.error = run.errors[0]
+    return report
+
+
+class _Run:
+    """The main thread's side of one send: it alone claims rows and records outcomes.
+
+    The crash bound lives here: at most ``transport.connections`` rows are claimed and not
+    yet recorded at any moment (one per connection), and a batch of outcomes is committed
+    before the rows that replace them are claimed. So a ``kill -9`` can leave at most that
+    many copies delivered but still ``sending`` — the only copies a restart sends twice.
+    Outcomes that arrive together share one commit.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        state: Path,
+        key: str,
+        transport: Transport,
+        stop: threading.Event,
+        progress: Progress | None,
+    ):
+        self.conn, self.state, self.key, self.stop, self.progress = (
+            conn, state, key, stop, progress,
+        )  # fmt: skip
+        self.slots = transport.connections
+        self.report = DeliveryReport(total=ledger.counts(conn, key)["pending"])
+        self.started = time.monotonic()
+        self.jobs: queue.Queue[Claimed | None] = queue.Queue()
+        self.results: queue.Queue[Outcome] = queue.Queue()
+        self.fatal = threading.Event()
+        self.errors: list[Exception] = []
+        self.in_flight = 0  # claimed, outcome not yet recorded
+        self.done = 0
+
+    def loop(self) -> None:
         exhausted = False
-        while not (stop.is_set() or fatal.is_set()):
-            if not exhausted and in_flight <= capacity // 2:
-                claimed, skipped = ledger.claim(conn, key, capacity - in_flight, path=state)
-                record(skipped)
+        while not (self.stop.is_set() or self.fatal.is_set()):
+            if not exhausted and self.in_flight < self.slots:
+                claimed, skipped = ledger.claim(
+                    self.conn, self.key, self.slots - self.in_flight, path=self.state
+                )
+                self.record(skipped)
                 exhausted = not claimed and not skipped
                 for job in claimed:
-                    jobs.put(job)
-                in_flight += len(claimed)
-            if in_flight == 0:
+                    self.jobs.put(job)
+                self.in_flight += len(claimed)
+            if self.in_flight == 0:
                 if exhausted:
-                    break
+                    return
                 continue
-            outcomes = _drain(results, wait=0.2)
-            in_flight -= len(outcomes)
-            record(outcomes)
-    finally:
-        # Claimed rows no worker has started go straight back to pending.
+            # Record before claiming again: a connection gets its next row only once the
+            # outcome of its last one is durable.
+            outcomes = _drain(self.results, wait=0.2)
+            self.in_flight -= len(outcomes)
+            self.record(outcomes)
+
+    def record(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        ledger.record_outcomes(self.conn, self.key, outcomes, path=self.state)
+        for o in outcomes:
+            if o.status in self.report.counts:
+                self.report.counts[o.status] += 1
+            if o.status != "pending":
+                self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.report.total)
+
+    def shut_down(self, workers: list[_Worker]) -> None:
+        """Claimed rows no worker has started go straight back to pending; the rest are
+        recorded once every worker has finished its message in flight."""
         released: list[Outcome] = []
         while True:
             try:
-                unstarted = jobs.get_nowait()
+                unstarted = self.jobs.get_nowait()
             except queue.Empty:
                 break
             if unstarted is not None:
                 released.append(Outcome(unstarted.subscriber_id, "pending", ""))
-        in_flight -= len(released)
         for _ in workers:
-            jobs.put(None)
+            self.jobs.put(None)
         for w in workers:
             w.join()
-        remaining = _drain(results, wait=0)
-        record(released + remaining)
-    report.elapsed = time.monotonic() - started
-    report.stopped = stop.is_set()
-    if errors:
-        if not isinstance(errors[0], DigestError):
-            raise errors[0]
-        report.error = errors[0]
-    return report
+        self.record(released + _drain(self.results, wait=0))
 
 
 def _drain(results: queue.Queue[Outcome], *, wait: float) -> list[Outcome]:

@@ -18,7 +18,7 @@ import time
 
 from digest.config import Smtp
 from digest.deliver.transport import Attempt
-from digest.errors import ConnectFailed, DeliveryError
+from digest.errors import ConnectFailed, DeliveryError, SenderRefused
 
 #: RCPT answers that mean the mailbox does not exist: the address is marked ``bounced``.
 HARD_BOUNCE_CODES = (550, 551, 553)
@@ -262,8 +262,24 @@ class SmtpSession:
                     # DATA was accepted although an earlier command failed: end it empty.
                     smtp.send(b".\r\n")
                     smtp.getreply()
+                if code >= 500 and _refuses_sender(step, code, reply, sender):
+                    raise self._sender_refused(sender, step, code, reply)
                 return self._refused(step, code, reply, rcpt=step == "RCPT TO")
         return None
+
+    def _sender_refused(self, sender: str, step: str, code: int, reply: bytes) -> SenderRefused:
+        user = self.transport.settings.username
+        fix = (
+            "the server wants a login: set smtp.username and smtp.password_env"
+            if code == 530 and not user
+            else f"check that newsletter.from is an address {user or 'this client'} may send "
+            "as here, and smtp.username / smtp.password_env"
+        )
+        return SenderRefused(
+            f"{self.transport.where} refused the sender {sender} at {step}: {code} "
+            f"{_text(reply)}; {fix}. Nothing more was sent: the copies not yet sent stay "
+            "pending for the next `digest send`"
+        )
 
     def _refused(self, step: str, code: int, reply: bytes, *, rcpt: bool = False) -> Attempt:
         attempt = self._classify(step, code, reply, rcpt=rcpt)
@@ -289,6 +305,23 @@ class SmtpSession:
             self.smtp.quit()
         except (smtplib.SMTPException, OSError):
             self.smtp.close()
+
+
+def _refuses_sender(step: str, code: int, reply: bytes, sender: str) -> bool:
+    """Is this 5xx about the session rather than one recipient? Then every copy would get it.
+
+    A refusal of MAIL FROM comes before any recipient is named; 530 is "authentication
+    required" (RFC 4954); 5.1.7 / 5.1.8 are the sender's address (RFC 3463); and a reply that
+    names our envelope sender is about it — Postfix applies its sender restrictions at RCPT
+    (``553 5.7.1 <news@…>: Sender address rejected``).
+    """
+    text = _text(reply)
+    return (
+        step == "MAIL FROM"
+        or code == 530
+        or text.startswith(("5.1.7", "5.1.8"))
+        or f"<{sender.lower()}>" in text.lower()
+    )
 
 
 def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:

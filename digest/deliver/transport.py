@@ -11,7 +11,8 @@ and a session sends one copy at a time, answering with an ``Attempt``:
                 may have delivered it, so it is never sent again automatically.
 
 A session raises ``DeliveryError`` only when the server can't be used at all (can't connect,
-TLS or login refused): the loop then stops and leaves the remaining rows pending.
+TLS or login refused, the sender refused — ``SenderRefused``): the loop then stops and leaves
+the remaining rows pending.
 """
 
 from __future__ import annotations

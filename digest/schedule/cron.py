@@ -5,16 +5,16 @@
 apart. Every walk asks the trigger exactly as APScheduler's scheduler does, so the times here
 are the times the scheduler fires.
 
-DST, as APScheduler 3.11 behaves with a ``zoneinfo`` zone (pinned by tests): a wall-clock time
-that does not exist on the spring-forward day (02:30 in Berlin) fires once, at the first
-instant after the gap (03:30 local); a time in the hour repeated in autumn fires twice, once
-per offset — both firings fall in one period, and the ledger sends that period's issue once.
+DST (pinned by tests): a wall-clock time that does not exist on the spring-forward day (02:30
+in Berlin) fires once, shifted by the change (03:30 local); a time in the hour repeated in
+autumn fires once, at its first occurrence. ``WallClockCron`` makes APScheduler 3.11 keep both,
+whenever the scheduler starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -24,10 +24,65 @@ from digest.config import Config
 MAX_FIRES = 60
 
 
+class WallClockCron(CronTrigger):  # type: ignore[misc]
+    """APScheduler's ``CronTrigger``, firing each local wall-clock time exactly once across DST.
+
+    Spring: a time inside the skipped hour fires at its shifted instant (02:30 → 03:30 CEST),
+    but APScheduler finds that firing only when it starts looking before the gap. Started
+    between the gap and the shifted time — a scheduler restarted just after the change — it
+    jumps to next week and the week is lost without a trace. So a walk that starts within one
+    shift after a spring change also looks from before the change.
+
+    Autumn: a time inside the repeated hour matches twice (02:30 CEST, then 02:30 CET); the
+    second occurrence (``fold=1``) is skipped, as cron does.
+    """
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        fire = self._next(previous_fire_time, now)
+        while fire is not None and _second_occurrence(fire):
+            fire = self._next(fire, fire)
+        return fire
+
+    def _next(self, previous: datetime | None, now: datetime) -> datetime | None:
+        fire: datetime | None = super().get_next_fire_time(previous, now)
+        # Where APScheduler starts looking: strictly after the previous firing, else now.
+        # (In UTC: adding to a local time would drop its fold and go back an hour in autumn.)
+        start = (previous or now).astimezone(UTC)
+        if previous is not None:
+            start += timedelta(microseconds=1)
+        shift = _spring_shift(self.timezone, start)
+        if shift is None:
+            return fire
+        candidate: datetime | None = super().get_next_fire_time(None, start - shift)
+        while candidate is not None and candidate.astimezone(UTC) < start:
+            candidate = super().get_next_fire_time(candidate, candidate)
+        if candidate is None or (fire is not None and fire.astimezone(UTC) <= candidate):
+            return fire
+        return candidate
+
+
+def _spring_shift(tz: tzinfo, start: datetime) -> timedelta | None:
+    """The clocks' jump if they went forward less than one jump before ``start``, else None:
+    only then can a firing shifted out of the gap lie after ``start`` unseen by APScheduler."""
+    after = start.astimezone(tz).utcoffset()
+    before = (start - timedelta(hours=3)).astimezone(tz).utcoffset()
+    if after is None or before is None or after <= before:
+        return None
+    shift = after - before
+    return shift if (start - shift).astimezone(tz).utcoffset() == before else None
+
+
+def _second_occurrence(fire: datetime) -> bool:
+    """A wall-clock time of the repeated autumn hour, the second time round."""
+    return fire.fold == 1 and fire.replace(fold=0).utcoffset() != fire.utcoffset()
+
+
 def build_trigger(config: Config) -> CronTrigger:
     """The cron trigger for ``schedule.cron`` (+ ``schedule.second``) in newsletter.timezone."""
     minute, hour, day, month, day_of_week = config.schedule.cron.split()
-    return CronTrigger(
+    return WallClockCron(
         minute=minute,
         hour=hour,
         day=day,

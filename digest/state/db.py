@@ -3,24 +3,31 @@
 Tables (the schema is created here, once; each table has one owner module in ``state/``, and no
 SQL is written outside this package):
 
-- ``subscribers``   (``state.subscribers``) the publication's list; ``status`` pending / active /
-                    unsubscribed / bounced / complained / erased; ``token`` is the unguessable
+- ``subscribers``   the publication's list; ``status`` pending / active / unsubscribed /
+                    bounced / complained / erased (schema 3); ``token`` is the unguessable
                     per-subscriber unsubscribe token.
-- ``issues``        (``state.ledger``) one row per period key (``2026-W48``): the ledger's unit.
-                    Holds the rendered, non-personal HTML/text for the web archive and the
-                    review ids it carried.
+                    Owner: ``state.subscribers``.
+- ``issues``        one row per period key (``2026-W48``): the ledger's unit. Holds the rendered,
+                    non-personal HTML/text for the web archive and the review ids it carried.
+                    Owner: ``state.ledger``, as of ``deliveries`` and ``issue_reviews``.
 - ``deliveries``    one row per (issue, subscriber), written *before* a send (``sending``) and
                     *after* it (``sent`` / ``deferred`` / ``failed`` / ``unknown``).
 - ``issue_reviews`` which issue carried each review: a review appears in exactly one issue.
-- ``http_cache``    (``state.http_cache``) ETag / Last-Modified and last body per fetched URL
-                    (conditional GET).
-- ``runs``          (``state.runs``) one row per scheduled or manual run, for ``digest history``.
-- ``events``        (``state.events``) a subscriber's history: sign-up, confirmation, bounces,
-                    complaints, each with its evidence.
-- ``erased``        (``state.erased``) keyed hashes of erased addresses: no import brings one back.
-- ``meta``          key/value facts about this state file (``identity``: the key of those hashes).
+- ``http_cache``    ETag / Last-Modified and last body per fetched URL (conditional GET).
+                    Owner: ``state.http_cache``.
+- ``runs``          one row per scheduled or manual run, for ``digest history``.
+                    Owner: ``state.runs``.
+- ``meta``          facts about the state file itself, ``key`` → ``value`` (schema 2);
+                    ``identity`` (schema 3) is the key of the ``erased`` hashes.
+- ``events``        a subscriber's history: sign-up, confirmation, bounces, complaints, each
+                    with its evidence (schema 3). Owner: ``state.events``.
+- ``erased``        keyed hashes of erased addresses: no import brings one back (schema 3).
+                    Owner: ``state.erased``.
 
-``SCHEMA`` is version 1; ``state.migrations`` takes it (or an older file) to the latest version.
+``SCHEMA`` below is schema 1, as the first release made it; it is never edited. Every change
+since is a numbered step in ``migrations.py`` (``issues.nonce`` and ``meta`` came with schema
+2), and ``connect`` runs the missing ones when it opens an older file, after copying it to
+``<name>.v<old>.bak``.
 
 Fail closed: any error opening or writing the file is a ``StateError`` naming the file, and
 callers send nothing when they can't record intent.
@@ -35,14 +42,14 @@ from pathlib import Path
 
 from digest.errors import StateError
 from digest.state import migrations
-
-SCHEMA_VERSION = 1
+from digest.state.migrations import SCHEMA_VERSION as SCHEMA_VERSION
 
 #: Seconds a connection waits for another process's write lock before giving up with a
 #: ``StateError`` ("database is locked"). A send holds the lock for moments at a time, so the
 #: wait only runs out when something else keeps the file locked. Read at each ``connect``.
 BUSY_TIMEOUT = 30.0
 
+#: Schema 1, the baseline every state file starts from (see ``migrations.py``).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
     id          INTEGER PRIMARY KEY,
@@ -109,7 +116,8 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
-    """Open the state database, creating the file and schema if needed.
+    """Open the state database, creating the file and schema if needed, and upgrading the
+    schema of a file an older digest wrote (``migrations.upgrade``).
 
     WAL mode lets the web service read while a send writes; ``busy_timeout`` makes a second
     writer wait instead of failing at once. Autocommit mode: callers open transactions with
@@ -130,17 +138,18 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > migrations.LATEST:
-            raise StateError(shown, f"written by a newer digest (schema {version}); upgrade digest")
-        if version < SCHEMA_VERSION:
-            conn.executescript(SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        migrations.migrate(conn, path, backup=version > 0)
     except sqlite3.DatabaseError as e:
         raise StateError(shown, f"can't use the state database ({e}); {_hint(e)}") from e
     except OSError as e:
         raise StateError(shown, f"can't create the state database ({e.strerror})") from e
+    try:
+        migrations.upgrade(conn, path, baseline=SCHEMA)
+    except sqlite3.DatabaseError as e:
+        conn.close()
+        raise StateError(shown, f"can't use the state database ({e}); {_hint(e)}") from e
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

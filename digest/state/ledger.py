@@ -15,6 +15,7 @@ Message-ID — never lost.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -162,8 +163,8 @@ def record_issue(
     with transaction(conn, path):
         conn.execute(
             """INSERT INTO issues (id, period_start, period_end, status, subject, preheader,
-                                   markers, html, text, review_count, created_at)
-               VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, ?, ?)""",
+                                   markers, html, text, review_count, created_at, nonce)
+               VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 rendered.period.key,
                 rendered.period.start.isoformat(),
@@ -175,6 +176,7 @@ def record_issue(
                 rendered.text,
                 len(rendered.reviews),
                 at,
+                secrets.token_hex(8),  # for Message-IDs; issues from before schema 2 keep ''
             ),
         )
         # INSERT … SELECT: the list never passes through Python, whatever its size.

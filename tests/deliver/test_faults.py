@@ -2,7 +2,8 @@
 
 Policy under test (README "Delivery guarantees"):
 - 4xx → retried with back-off up to smtp.retries, then ``deferred`` (tried again next run);
-- 5xx → ``failed`` with the server's reason; 550/551/553 at RCPT also marks the address bounced;
+- 5xx about a recipient → ``failed`` with the server's reason; 550/551/553 at RCPT also marks
+  the address bounced (a refused *sender*: test_sender_refused.py);
 - connection lost before the final "." → retried (nothing was delivered);
 - connection lost after the final "." → ``unknown``, never re-sent automatically;
 - 421 (greeting or any reply) → reconnect with back-off;

@@ -124,18 +124,41 @@ def test_a_time_in_the_skipped_spring_hour_fires_once_an_hour_later(tmp_path: Pa
     assert len({period_key(config, f) for f in fires}) == 3
 
 
-def test_a_time_in_the_repeated_autumn_hour_fires_twice_in_one_period(tmp_path: Path) -> None:
+def test_a_walk_starting_just_after_the_spring_gap_still_finds_the_shifted_firing(
+    tmp_path: Path,
+) -> None:
+    # APScheduler alone, started at 03:00-03:29 CEST, skips to 5 April: the week is lost.
+    config = make_config(tmp_path, schedule='schedule: {cron: "30 2 * * sun", grace: 6h}')
+    trigger = build_trigger(config)
+    shifted = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST
+    for minute in (0, 10, 29):
+        start = datetime(2026, 3, 29, 3, minute, tzinfo=BERLIN)
+        # (In UTC: PEP 495 makes a time in the gap unequal to every time in another zone.)
+        assert _utc(next_fire(trigger, start)) == shifted
+        assert _utc(trigger.get_next_fire_time(start, start)) == shifted  # after a start-up run
+    assert _utc(next_fire(trigger, shifted)) == datetime(2026, 4, 5, 0, 30, tzinfo=UTC)
+
+
+def test_a_time_in_the_repeated_autumn_hour_fires_once_at_its_first_occurrence(
+    tmp_path: Path,
+) -> None:
     config = make_config(tmp_path, schedule='schedule: {cron: "30 2 * * sun", grace: 6h}')
     trigger = build_trigger(config)
     fires = fires_between(
-        trigger, datetime(2026, 10, 24, tzinfo=BERLIN), datetime(2026, 10, 26, tzinfo=BERLIN)
+        trigger, datetime(2026, 10, 24, tzinfo=BERLIN), datetime(2026, 11, 2, tzinfo=BERLIN)
     )
     assert [f.astimezone(UTC) for f in fires] == [
-        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # 02:30 CEST
-        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),  # 02:30 CET, the hour again
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # 02:30 CEST; not again at 02:30 CET
+        datetime(2026, 11, 1, 1, 30, tzinfo=UTC),
     ]
-    # Both key to the same week, so the ledger makes the second firing a no-op.
-    assert {period_key(config, f) for f in fires} == {"2026-W43"}
+    # Started during the second pass through the hour, it waits for next week.
+    second_pass = datetime(2026, 10, 25, 2, 10, tzinfo=BERLIN, fold=1)
+    assert _utc(next_fire(trigger, second_pass)) == datetime(2026, 11, 1, 1, 30, tzinfo=UTC)
+    assert _utc(previous_fire(trigger, second_pass)) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    return when.astimezone(UTC) if when is not None else None
 
 
 def test_previous_and_next_fire(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_connect_creates_the_file_and_schema(tmp_path: Path) -> None:
     conn.close()
     # Opening again keeps the data and does not fail on the existing schema.
     again = db.connect(path)
-    assert again.execute("PRAGMA user_version").fetchone()[0] == db.migrations.LATEST
+    assert again.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
 
 
 def test_a_corrupt_database_names_the_file(tmp_path: Path) -> None:

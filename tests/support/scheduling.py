@@ -113,7 +113,9 @@ def query(config: Config, sql: str, *args: object) -> list[sqlite3.Row]:
 
 
 def maildir_copies(config: Config) -> Counter[tuple[str, str]]:
-    """(recipient, subject) → how many messages the Maildir outbox holds."""
+    """(recipient, subject) → how many messages the Maildir outbox holds (none: no outbox)."""
+    if not config.outbox.exists():
+        return Counter()
     box = mailbox.Maildir(config.outbox, create=False)
     try:
         return Counter((str(m["To"]), str(m["Subject"])) for m in box)

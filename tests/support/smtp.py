@@ -212,7 +212,7 @@ class ScriptedServer:
         send(greeting)
         if not greeting.startswith("220"):
             return
-        has_rcpt = False
+        has_mail = has_rcpt = False
         while True:
             line = rfile.readline(4096)
             if not line:
@@ -232,6 +232,7 @@ class ScriptedServer:
                 if not has_rcpt:  # as RFC 2920 asks of a server when pipelining
                     send("554 5.5.1 no valid recipients")
                     continue
+                has_mail = False
                 reply = self._next(self.script.replies.get("DATA", []), "354 go ahead")
                 if reply == SILENT:
                     self._too_late(rfile, send, "354 go ahead, at last")
@@ -240,6 +241,8 @@ class ScriptedServer:
                 has_rcpt = False
                 if reply.startswith("354") and not self._body(conn, rfile, send):
                     return
+            elif verb == "RCPT" and not has_mail:  # MAIL was refused, or never sent
+                send("503 5.5.1 MAIL first")
             else:
                 reply = self._next(self.script.replies.get(verb, []), "250 ok")
                 if reply == "DROP":
@@ -249,7 +252,7 @@ class ScriptedServer:
                     return
                 send(reply)
                 if verb in ("MAIL", "RSET"):
-                    has_rcpt = False
+                    has_mail, has_rcpt = verb == "MAIL" and reply.startswith("25"), False
                 elif verb == "RCPT":
                     has_rcpt = reply.startswith("25")
                 if reply.startswith("421"):
