@@ -96,6 +96,10 @@ def test_sign_up_confirm_bounce_come_back_complain_export_erase(
     assert [d["status"] for d in data["deliveries"]] == ["sent"]
     assert token not in exported.stdout
 
+    _erase_and_check(config, tmp_path)
+
+
+def _erase_and_check(config: Config, tmp_path: Path) -> None:
     erased = _digest(config, "subscribers", "erase", ADDRESS, "--yes")
     assert erased.returncode == 0, erased.stderr
     raw = _files(config)
