@@ -14,6 +14,7 @@ from digest.inbound.report import read_message
     [
         ("dsn-hard-postfix", "hard-bounce"),
         ("bounce-exim", "hard-bounce"),
+        ("bounce-qmail", "hard-bounce"),
         ("dsn-delayed", "soft-bounce"),
         ("arf-abuse", "complaint"),
         ("arf-redacted", "complaint"),
@@ -41,6 +42,8 @@ def test_a_delay_is_soft_and_a_non_standard_bounce_is_found_by_flufl() -> None:
     assert delayed.recipients == ("sam@example.net",) and "4.2.2" in delayed.detail
     exim = read_message(mail("bounce-exim", "nobody@example.net"))
     assert exim.recipients == ("nobody@example.net",)
+    qmail = read_message(mail("bounce-qmail", "nobody@example.net"))
+    assert qmail.recipients == ("nobody@example.net",) and qmail.message_ids
 
 
 def test_a_redacted_complaint_is_matched_by_the_token_it_quotes() -> None:
