@@ -162,7 +162,7 @@ def sources(app: _App, since: str | None, until: str | None, as_json: bool) -> N
 @pass_app
 def build(app: _App, out: Path, since: str | None, until: str | None) -> None:
     """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing."""
-    from digest.pipeline.build import build_digest, write_files
+    from digest.pipeline.build import build_digest, size_report, write_files
 
     config = app.config
     when = now()
@@ -178,6 +178,7 @@ def build(app: _App, out: Path, since: str | None, until: str | None) -> None:
         console.print(f"wrote {escape(str(path))}")
     rendered = built.rendered
     console.print(f"{len(rendered.reviews)} reviews · subject: {escape(rendered.subject)}")
+    console.print(f"lint: size: {size_report(config, rendered)}")
     for warning in rendered.warnings:
         console.print(f"[yellow]lint:[/yellow] {escape(warning)}", soft_wrap=True)
     if not rendered.warnings:

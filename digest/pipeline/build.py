@@ -68,7 +68,9 @@ def select_and_render(
     )
     if collection.all_failed or not (selected.reviews or config.newsletter.quiet_week):
         return selected, None
-    return selected, render_digest(config, period, selected.reviews, now=now)
+    return selected, render_digest(
+        config, period, selected.reviews, now=now, window_start=carry_since
+    )
 
 
 def build_digest(
@@ -90,6 +92,13 @@ def build_digest(
         carry_since=None if since is not None else carry,
     )  # fmt: skip
     return Built(period, collection, selected, rendered)
+
+
+def size_report(config: Config, rendered: RenderedDigest) -> str:
+    """The HTML part's decoded and as-sent sizes against the clip budget (``digest build``)."""
+    from digest.render.lint import size_line
+
+    return size_line(rendered, config.newsletter.base_url)
 
 
 def preview_message(config: Config, rendered: RenderedDigest, *, now: datetime) -> bytes:

@@ -241,7 +241,7 @@ def _run(
             return RunResult(key, "cancelled", "cancelled; nothing was sent")
     template = MessageTemplate(
         config=config, issue_key=key, subject=issue.subject, html_body=issue.html,
-        text_body=issue.text, markers=issue.markers, date=_wall_clock(),
+        text_body=issue.text, markers=issue.markers, date=_wall_clock(), nonce=issue.nonce,
     )  # fmt: skip
     report = deliver(
         conn, state=config.state, key=key, template=template, transport=transport,
@@ -287,9 +287,12 @@ def _build(
 
 
 def _signer(config: Config) -> DkimSigner | None:
-    if config.dkim is None:
+    if (d := config.dkim) is None:
         return None
-    return DkimSigner(config.dkim.domain, config.dkim.selector, config.dkim.key_file)
+    return DkimSigner(
+        d.domain, d.selector, d.key_file,
+        ed25519_selector=d.ed25519_selector, ed25519_key_file=d.ed25519_key_file,
+    )  # fmt: skip
 
 
 def _result(

@@ -9,9 +9,10 @@ characters and marker look-alikes removed, lengths capped), autoescaping is on f
 template except ``*.txt.j2``, and they run in Jinja's sandbox with ``StrictUndefined`` so a typo
 is an error instead of a silent blank.
 
-Gmail clips a message whose HTML passes about 102 KB, hiding the footer and its unsubscribe
-link. We warn past 90 KB and, past ``TRIM_AT``, drop reviews from the end of the list (they are
-linked as "N more reviews on the site") until the HTML fits.
+Gmail clips a message whose HTML part passes about 102 KB as received, hiding the footer and
+its unsubscribe link. The guard measures the part as it will be sent (quoted-printable, the
+longest recipient values in place: ``render.wire``) and, past ``TRIM_AT``, drops reviews from
+the end of the list (they are linked as "N more reviews on the site") until it fits.
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ from digest.errors import RenderError
 from digest.models import Markers, Period, RenderedDigest, Review
 from digest.render.compiler import Compiler
 from digest.render.lint import lint
+from digest.render.wire import CLIP_BUDGET, html_part_size
 
-#: Trim the review list when the final HTML would pass this many bytes (Gmail clips ~102 KB
-#: and the sender's unsubscribe URLs add a little).
-TRIM_AT = 100_000
+#: Trim the review list when the HTML part, encoded as sent, would pass this many bytes.
+TRIM_AT = CLIP_BUDGET
 #: Caps on what one card shows, so one absurd review can't fill the message.
 MAX_TITLE = 200
 MAX_OVERVIEW = 600
@@ -273,10 +274,6 @@ def _render_once(
     return subject, preheader, compiled.html, text
 
 
-def _size(html: str) -> int:
-    return len(html.encode("utf-8"))
-
-
 def _fitting_count(tries: list[tuple[int, int]]) -> int:
     """How many cards should fit under ``TRIM_AT``, from the (count, size) of earlier tries.
 
@@ -299,17 +296,25 @@ def render_digest(
     *,
     now: datetime,
     timings: Timings | None = None,
+    window_start: datetime | None = None,
 ) -> RenderedDigest:
     """Render the issue for ``period``; with no reviews, the short quiet-week note.
 
     ``now`` is when the issue is rendered (``today`` in templates). Whether an empty
     period is sent at all is the caller's decision (``newsletter.quiet_week``).
     ``timings``, when given, receives seconds per stage (jinja, mjml, premailer, text).
+    ``window_start``: where selection really began, when it reached back before
+    ``period.start`` for what the previous issue left out; the period label names it.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     timings = {} if timings is None else timings
     markers = Markers.make()
+    base = config.newsletter.base_url
+    if window_start is not None and window_start < period.start:
+        label_period = dataclasses.replace(period, start=window_start)
+    else:
+        label_period = period
     # The pick goes first so that trimming, which cuts from the end, never drops it.
     pick = pick_of(reviews)
     included = [pick, *(r for r in reviews if r is not pick)] if pick else list(reviews)
@@ -317,21 +322,21 @@ def render_digest(
     env = environment(config)
     with Compiler() as compiler:
         subject, preheader, html, text = _render_once(
-            config, period, included, markers, 0, now, env, compiler, timings
+            config, label_period, included, markers, 0, now, env, compiler, timings
         )
-        tries = [(len(included), _size(html))]
+        tries = [(len(included), html_part_size(html, markers, base))]
         while tries[-1][1] > TRIM_AT and len(included) > 1:
             included = included[: _fitting_count(tries)]
             more = len(reviews) - len(included)
             subject, preheader, html, text = _render_once(
-                config, period, included, markers, more, now, env, compiler, timings
+                config, label_period, included, markers, more, now, env, compiler, timings
             )
-            tries.append((len(included), _size(html)))
+            tries.append((len(included), html_part_size(html, markers, base)))
     if len(included) < len(reviews):
         notes.append(
             f"trimmed to {len(included)} of {len(reviews)} reviews so Gmail does not clip "
-            f"the message at 102 KB; the other {len(reviews) - len(included)} are linked as "
-            "more reviews on the site"
+            f"the message at 102 KB as sent; the other {len(reviews) - len(included)} are linked "
+            "as more reviews on the site"
         )
     for review in included:
         if review.image is not None and not review.image.url.lower().startswith("https://"):
@@ -347,7 +352,7 @@ def render_digest(
         text=text,
         markers=markers,
     )
-    return dataclasses.replace(rendered, warnings=(*notes, *lint(rendered)))
+    return dataclasses.replace(rendered, warnings=(*notes, *lint(rendered, base)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ Message-ID — never lost.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -49,6 +50,8 @@ class StoredIssue:
     note: str
     created_at: str
     finished_at: str | None
+    #: Random per issue, fixed once recorded: part of every copy's Message-ID.
+    nonce: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,9 @@ def get_issue(conn: sqlite3.Connection, key: str) -> StoredIssue | None:
         note=row["note"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        # TODO(merge): use issues.nonce (migration 2) — row["nonce"]. Until then: derived
+        # from the issue's markers (random per render) and creation time, both stored with it.
+        nonce=hashlib.sha256(f"{row['markers']}\0{row['created_at']}".encode()).hexdigest()[:16],
     )
 
 
