@@ -32,7 +32,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from digest.config import Config
-from digest.deliver.dkim import DkimSigner
+from digest.deliver.dkim import DkimSigner, PieceHasher
 from digest.deliver.headers import (
     RecipientError,
     check_header_value,
@@ -79,9 +79,12 @@ class MessageTemplate:
         date: datetime,
         test_copy: bool = False,
         nonce: str = "",
+        signer: DkimSigner | None = None,
     ):
         """``nonce``: the issue's own random value, stored with it (``StoredIssue.nonce``), so
-        a resume repeats each copy's Message-ID and no other issue ever produces it."""
+        a resume repeats each copy's Message-ID and no other issue ever produces it.
+        ``signer``: DKIM-sign every copy ``render`` makes; the shared body chunks are
+        canonicalised once for all copies (``dkim.PieceHasher``)."""
         news = config.newsletter
         self.issue_key = issue_key
         self.sender = news.sender_address
@@ -90,8 +93,8 @@ class MessageTemplate:
         self.test_copy = test_copy
         self.mailto = news.unsubscribe_mailto
         self._id_seed = f"{list_identity(config)}\0{nonce}\0{issue_key}\0"
-        nonce = secrets.token_hex(10)
-        slot = {kind: f"zq{nonce}{kind}" for kind in ("tu", "tn", "hu", "hn")}
+        slot_nonce = secrets.token_hex(10)
+        slot = {kind: f"zq{slot_nonce}{kind}" for kind in ("tu", "tn", "hu", "hn")}
         msg = EmailMessage(policy=policy.SMTP)
         msg["From"] = news.from_
         if news.reply_to:
@@ -119,6 +122,9 @@ class MessageTemplate:
         self._chunks: list[bytes] = [head + parts[0], *parts[2::2]]
         self._slots: list[str] = [by_token[t] for t in parts[1::2]]
         self.size = len(serialised)
+        self.signer = signer
+        body_start = self._chunks[0].index(b"\r\n\r\n") + 4
+        self._hasher = PieceHasher([self._chunks[0][body_start:], *self._chunks[1:]])
 
     def message_id(self, email: str) -> str:
         """Deterministic per issue (and its nonce) and recipient: a re-send carries the same
@@ -157,7 +163,13 @@ class MessageTemplate:
         for kind, chunk in zip(self._slots, self._chunks[1:], strict=True):
             out.append(values[kind])
             out.append(chunk)
-        return b"".join(out)
+        data = b"".join(out)
+        if self.signer is None:
+            return data
+        body_hash = self._hasher.digest([values[kind] for kind in self._slots])
+        if body_hash is None:  # a value canonicalisation would change: hash the whole body
+            return self.signer.sign(data)
+        return self.signer.signatures(data, body_hash) + data
 
 
 __all__ = [

@@ -242,10 +242,13 @@ def _run(
     template = MessageTemplate(
         config=config, issue_key=key, subject=issue.subject, html_body=issue.html,
         text_body=issue.text, markers=issue.markers, date=_wall_clock(), nonce=issue.nonce,
+        signer=signer,
     )  # fmt: skip
+    # The template signs each copy it renders (sharing the body's canonical form), so the
+    # delivery loop is given no signer of its own.
     report = deliver(
         conn, state=config.state, key=key, template=template, transport=transport,
-        signer=signer, stop=stop, progress=progress,
+        signer=None, stop=stop, progress=progress,
     )  # fmt: skip
     finished = ledger.finish_if_complete(conn, key, now=_wall_clock(), path=config.state)
     if report.error is not None:
@@ -426,13 +429,11 @@ def send_test_copy(
     template = MessageTemplate(
         config=config, issue_key=period.key, subject=subject, html_body=html_body,
         text_body=text_body, markers=markers, date=_wall_clock(), test_copy=True,
+        signer=_signer(config),
     )  # fmt: skip
     token = subscriber.token if subscriber is not None else "test-copy"
     name = subscriber.name if subscriber is not None else ""
     data = template.render(Recipient(address, name, token))
-    signer = _signer(config)
-    if signer is not None:
-        data = signer.sign(data)
     session = transport.open()
     try:
         attempt = session.send(template.sender, address, data, template.message_id(address))

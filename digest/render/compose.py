@@ -74,6 +74,15 @@ def clean(text: str, limit: int | None = None) -> str:
     return text
 
 
+def box_height(width: int | None, height: int | None) -> int:
+    """The picture's height at 600 px wide: from its declared size (the feed's or the ``<img>``
+    attributes'), else 16:9 (a film still); at most 600 (square), as ``object-fit: cover``
+    crops a taller poster rather than letting it fill the phone's screen."""
+    if width and height and width > 0 and height > 0:
+        return max(1, min(600, round(600 * height / width)))
+    return 338
+
+
 def _card(review: Review) -> dict[str, Any]:
     image = review.image
     https_image = image is not None and image.url.lower().startswith("https://")
@@ -92,6 +101,7 @@ def _card(review: Review) -> dict[str, Any]:
             "credit": clean(image.credit, MAX_SHORT),
             "width": image.width,
             "height": image.height,
+            "box_height": box_height(image.width, image.height),
         }
         if image is not None and https_image
         else None,
