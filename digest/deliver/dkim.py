@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from dkim.canonicalization import CanonicalizationPolicy, correct_empty_body, strip_trailing_lines
 
+from digest.config.schema import Dkim
 from digest.errors import ConfigError
 
 #: Signed in this order, each listed once more than it occurs (see the module docstring).
@@ -107,7 +108,7 @@ def _headers(message: bytes) -> dict[bytes, list[bytes]]:
     for line in head.split(b"\r\n"):
         if line[:1] in (b" ", b"\t") and fields:
             fields[-1] += b"\r\n" + line
-        else:
+        elif line:
             fields.append(line)
     grouped: dict[bytes, list[bytes]] = {}
     for field in fields:
@@ -211,6 +212,13 @@ class DkimSigner:
             key = _load_key(ed25519_key_file, "dkim.ed25519_key_file", ed25519.Ed25519PrivateKey)
             self.keys.append(_Key(b"ed25519-sha256", ed25519_selector.encode("ascii"), key))
 
+    @classmethod
+    def from_config(cls, dkim: Dkim) -> DkimSigner:
+        return cls(
+            dkim.domain, dkim.selector, dkim.key_file,
+            ed25519_selector=dkim.ed25519_selector, ed25519_key_file=dkim.ed25519_key_file,
+        )  # fmt: skip
+
     def sign(self, message: bytes, *, now: float | None = None) -> bytes:
         """``message`` with one DKIM-Signature per key prepended, RSA on top (a receiver that
         checks only the first signature checks the one every receiver understands)."""
@@ -218,11 +226,28 @@ class DkimSigner:
         body = b"" if end < 0 else message[end + 4 :]
         return self.signatures(message, hashlib.sha256(relaxed_body(body)).digest(), now) + message
 
-    def signatures(self, message: bytes, body_hash: bytes, now: float | None = None) -> bytes:
+    def signatures(
+        self,
+        message: bytes,
+        body_hash: bytes,
+        now: float | None = None,
+        *,
+        below: dict[bytes, list[bytes]] | None = None,
+    ) -> bytes:
         """The DKIM-Signature headers for ``message`` (only its header block is read), given the
         SHA-256 of its relaxed body — which ``PieceHasher`` computes without re-reading the
-        shared parts of every copy."""
-        return self._sign_headers(_headers(message), base64.b64encode(body_hash), now)
+        shared parts of every copy. ``below``: the rest of the header block, already read by
+        ``header_block`` (the headers every copy shares), when ``message`` holds only the
+        headers that come before it."""
+        grouped = _headers(message)
+        for name, fields in (below or {}).items():
+            grouped[name] = grouped.get(name, []) + fields
+        return self._sign_headers(grouped, base64.b64encode(body_hash), now)
+
+    @staticmethod
+    def header_block(head: bytes) -> dict[bytes, list[bytes]]:
+        """``head`` read once, to be passed as ``signatures(below=…)`` for every copy."""
+        return _headers(head)
 
     def _sign_headers(
         self, grouped: dict[bytes, list[bytes]], body_hash: bytes, now: float | None

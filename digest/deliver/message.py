@@ -125,6 +125,7 @@ class MessageTemplate:
         self.signer = signer
         body_start = self._chunks[0].index(b"\r\n\r\n") + 4
         self._hasher = PieceHasher([self._chunks[0][body_start:], *self._chunks[1:]])
+        self._shared_head = DkimSigner.header_block(self._chunks[0][:body_start])
 
     def message_id(self, email: str) -> str:
         """Deterministic per issue (and its nonce) and recipient: a re-send carries the same
@@ -169,7 +170,7 @@ class MessageTemplate:
         body_hash = self._hasher.digest([values[kind] for kind in self._slots])
         if body_hash is None:  # a value canonicalisation would change: hash the whole body
             return self.signer.sign(data)
-        return self.signer.signatures(data, body_hash) + data
+        return self.signer.signatures(headers, body_hash, below=self._shared_head) + data
 
 
 __all__ = [

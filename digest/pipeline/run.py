@@ -290,12 +290,7 @@ def _build(
 
 
 def _signer(config: Config) -> DkimSigner | None:
-    if (d := config.dkim) is None:
-        return None
-    return DkimSigner(
-        d.domain, d.selector, d.key_file,
-        ed25519_selector=d.ed25519_selector, ed25519_key_file=d.ed25519_key_file,
-    )  # fmt: skip
+    return None if config.dkim is None else DkimSigner.from_config(config.dkim)
 
 
 def _result(

@@ -24,10 +24,9 @@ import re
 import textwrap
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -36,6 +35,7 @@ from digest.config import Config
 from digest.errors import RenderError
 from digest.models import Markers, Period, RenderedDigest, Review
 from digest.render.compiler import Compiler
+from digest.render.labels import MONTHS, period_label
 from digest.render.lint import lint
 from digest.render.wire import CLIP_BUDGET, html_part_size
 
@@ -46,10 +46,6 @@ MAX_TITLE = 200
 MAX_OVERVIEW = 600
 MAX_SHORT = 200
 
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 _NOUNS = {1: "day", 7: "week", 14: "fortnight", 28: "month", 30: "month", 31: "month"}
 #: Control characters, line/paragraph separators, bidi overrides (which can make text read
 #: differently from what it is) and BOMs: never wanted in a title or an overview.
@@ -108,23 +104,6 @@ def _card(review: Review) -> dict[str, Any]:
     }
 
 
-def period_label(period: Period, tz: ZoneInfo) -> str:
-    """``17–23 November 2026`` for the half-open span, in the newsletter's timezone."""
-    first = period.start.astimezone(tz).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
-
-    def day_month(d: Any) -> str:
-        return f"{d.day} {_MONTHS[d.month - 1]}"
-
-    if first == last:
-        return f"{day_month(first)} {first.year}"
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}–{day_month(last)} {last.year}"
-    if first.year == last.year:
-        return f"{day_month(first)} – {day_month(last)} {last.year}"
-    return f"{day_month(first)} {first.year} – {day_month(last)} {last.year}"
-
-
 def pick_of(reviews: Sequence[Review]) -> Review | None:
     """The best-graded review; the first in list order wins a tie."""
     graded = [r for r in reviews if r.grade is not None]
@@ -154,7 +133,7 @@ def _context(
         },
         "period": {"key": period.key, "label": period_label(period, news.tz)},
         "period_noun": _NOUNS.get(config.selection.days, "issue"),
-        "today": f"{today.day} {_MONTHS[today.month - 1]} {today.year}",
+        "today": f"{today.day} {MONTHS[today.month - 1]} {today.year}",
         "reviews": cards,
         "pick": cards[0] if pick is not None else None,
         "more": {"count": more, "url": news.base_url},
@@ -299,6 +278,23 @@ def _fitting_count(tries: list[tuple[int, int]]) -> int:
     return max(1, min(count - 1, count - drop))
 
 
+def _notes(reviews: Sequence[Review], included: Sequence[Review]) -> list[str]:
+    """What ``render_digest`` tells the editor beside the lint: trimming, images left out."""
+    notes = []
+    if len(included) < len(reviews):
+        notes.append(
+            f"trimmed to {len(included)} of {len(reviews)} reviews so Gmail does not clip "
+            f"the message at 102 KB as sent; the other {len(reviews) - len(included)} are linked "
+            "as more reviews on the site"
+        )
+    for review in included:
+        if review.image is not None and not review.image.url.lower().startswith("https://"):
+            notes.append(
+                f"{review.title[:80]}: image {review.image.url[:80]} is not https; left out"
+            )
+    return notes
+
+
 def render_digest(
     config: Config,
     period: Period,
@@ -321,14 +317,12 @@ def render_digest(
     timings = {} if timings is None else timings
     markers = Markers.make()
     base = config.newsletter.base_url
+    label_period = period
     if window_start is not None and window_start < period.start:
         label_period = dataclasses.replace(period, start=window_start)
-    else:
-        label_period = period
     # The pick goes first so that trimming, which cuts from the end, never drops it.
     pick = pick_of(reviews)
     included = [pick, *(r for r in reviews if r is not pick)] if pick else list(reviews)
-    notes: list[str] = []
     env = environment(config)
     with Compiler() as compiler:
         subject, preheader, html, text = _render_once(
@@ -342,17 +336,7 @@ def render_digest(
                 config, label_period, included, markers, more, now, env, compiler, timings
             )
             tries.append((len(included), html_part_size(html, markers, base)))
-    if len(included) < len(reviews):
-        notes.append(
-            f"trimmed to {len(included)} of {len(reviews)} reviews so Gmail does not clip "
-            f"the message at 102 KB as sent; the other {len(reviews) - len(included)} are linked "
-            "as more reviews on the site"
-        )
-    for review in included:
-        if review.image is not None and not review.image.url.lower().startswith("https://"):
-            notes.append(
-                f"{review.title[:80]}: image {review.image.url[:80]} is not https; left out"
-            )
+    notes = _notes(reviews, included)
     rendered = RenderedDigest(
         period=period,
         reviews=tuple(included),

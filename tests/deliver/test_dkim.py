@@ -145,11 +145,7 @@ def test_the_shared_body_hash_matches_dkimpy_for_any_recipient_value(tmp_path: P
     _RECORDS.update(write_keys(tmp_path))
     config = load_config(write_config(tmp_path, dkim=dkim_config()))
     assert config.dkim is not None
-    signer = DkimSigner(
-        config.dkim.domain, config.dkim.selector, config.dkim.key_file,
-        ed25519_selector=config.dkim.ed25519_selector,
-        ed25519_key_file=config.dkim.ed25519_key_file,
-    )  # fmt: skip
+    signer = DkimSigner.from_config(config.dkim)
     r = rendered_digest(config, html_extra="<p>two  spaces\tand a tab </p>")
     template = MessageTemplate(
         config=config, issue_key=r.period.key, subject=r.subject, html_body=r.html,

@@ -21,7 +21,7 @@ def _masthead_label(html: str) -> str:
     return str(doc.find_class("muted")[0].text_content().strip())
 
 
-def test_the_preheader_comes_first_hidden_in_the_text_colour_then_filler(tmp_path: Path) -> None:
+def test_the_preheader_comes_first_hidden_without_a_colour_then_filler(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     rendered = render_digest(config, week_period(), sample_reviews(), now=NOW)
     doc = lxml.html.document_fromstring(rendered.html)
