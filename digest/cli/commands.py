@@ -178,7 +178,7 @@ def build(app: _App, out: Path, since: str | None, until: str | None) -> None:
         console.print(f"wrote {escape(str(path))}")
     rendered = built.rendered
     console.print(f"{len(rendered.reviews)} reviews · subject: {escape(rendered.subject)}")
-    console.print(f"lint: size: {size_report(config, rendered)}")
+    console.print(f"lint: size: {size_report(config, rendered)}", soft_wrap=True)
     for warning in rendered.warnings:
         console.print(f"[yellow]lint:[/yellow] {escape(warning)}", soft_wrap=True)
     if not rendered.warnings:

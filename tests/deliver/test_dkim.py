@@ -167,3 +167,9 @@ def test_the_shared_body_hash_matches_dkimpy_for_any_recipient_value(tmp_path: P
         ).canonicalize_body(body)
         assert _tags(data)[b"bh"] == base64.b64encode(hashlib.sha256(canonical).digest())
         assert _verify(data, 0) and _verify(data, 1), name
+
+
+def test_the_ed25519_selector_and_key_file_go_together(tmp_path: Path) -> None:
+    half = {**dkim_config(ed25519=False), "ed25519_selector": "e2026"}
+    with pytest.raises(ConfigError, match="ed25519_selector and ed25519_key_file go together"):
+        load_config(write_config(tmp_path, dkim=half))
