@@ -173,3 +173,32 @@ def test_the_ed25519_selector_and_key_file_go_together(tmp_path: Path) -> None:
     half = {**dkim_config(ed25519=False), "ed25519_selector": "e2026"}
     with pytest.raises(ConfigError, match="ed25519_selector and ed25519_key_file go together"):
         load_config(write_config(tmp_path, dkim=half))
+
+
+def test_an_ed25519_key_as_dknewkey_writes_it_signs_and_verifies(tmp_path: Path) -> None:
+    import nacl.encoding
+    import nacl.signing
+    from support.smtp import rendered_digest
+
+    from digest.deliver.message import MessageTemplate, Recipient
+
+    records = write_keys(tmp_path)
+    seed = nacl.signing.SigningKey.generate()
+    (tmp_path / "dknewkey.key").write_bytes(seed.encode(encoder=nacl.encoding.Base64Encoder))
+    public = seed.verify_key.encode(encoder=nacl.encoding.Base64Encoder)
+    records[b"e2026._domainkey.reel.example.org."] = b"v=DKIM1; k=ed25519; p=" + public
+    _RECORDS.clear()
+    _RECORDS.update(records)
+    key = tmp_path / "dknewkey.key"
+    signer = DkimSigner(
+        "reel.example.org", "s2026", tmp_path / "rsa.pem", ed25519_selector="e2026",
+        ed25519_key_file=key,
+    )  # fmt: skip
+    config = load_config(write_config(tmp_path))
+    r = rendered_digest(config)
+    template = MessageTemplate(
+        config=config, issue_key=r.period.key, subject=r.subject, html_body=r.html,
+        text_body=r.text, markers=r.markers, date=NOW,
+    )  # fmt: skip
+    data = signer.sign(template.render(Recipient("ann@example.org", "Ann", "tok_1")))
+    assert _tags(data, 1)[b"a"] == b"ed25519-sha256" and _verify(data, 1) and _verify(data, 0)
