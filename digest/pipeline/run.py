@@ -244,8 +244,6 @@ def _run(
         text_body=issue.text, markers=issue.markers, date=_wall_clock(), nonce=issue.nonce,
         signer=signer,
     )  # fmt: skip
-    # The template signs each copy it renders (sharing the body's canonical form), so the
-    # delivery loop is given no signer of its own.
     report = deliver(
         conn, state=config.state, key=key, template=template, transport=transport,
         signer=None, stop=stop, progress=progress,
@@ -290,6 +288,8 @@ def _build(
 
 
 def _signer(config: Config) -> DkimSigner | None:
+    """The DKIM signer, handed to ``MessageTemplate`` (which signs each copy it renders,
+    sharing the body's canonical form), never to the delivery loop."""
     return None if config.dkim is None else DkimSigner.from_config(config.dkim)
 
 
