@@ -65,6 +65,16 @@ def _html_findings(rendered: RenderedDigest, base_url: str) -> list[str]:
     missing_alt = [img.get("src", "?") for img in doc.iter("img") if not img.get("alt", "").strip()]
     for src in missing_alt[:5]:
         found.append(f"image {src[:100]} has no alt text")
+    unsized = [
+        img.get("src", "?")
+        for img in doc.iter("img")
+        if not (img.get("width", "").isdigit() and img.get("height", "").isdigit())
+    ]
+    for src in unsized[:5]:
+        found.append(
+            f"image {src[:100]} has no numeric width and height; it collapses when images are "
+            "blocked and may overflow on phones"
+        )
     insecure: list[str] = []
     for element, attribute in (("a", "href"), ("img", "src"), ("link", "href")):
         for node in doc.iter(element):

@@ -110,6 +110,7 @@ def test_lint_finds_images_without_alt_and_insecure_urls(good: RenderedDigest) -
     )
     found = "\n".join(lint(dataclasses.replace(good, html=html)))
     assert "image https://x.example/a.png has no alt text" in found
+    assert "image https://x.example/a.png has no numeric width and height" in found
     assert "<img src=http://x.example/b.png> is not https" in found
     assert "<a href=http://x.example/c> is not https" in found
     assert "CSS url(http://x.example/d.png) is not https" in found
