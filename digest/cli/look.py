@@ -83,7 +83,7 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
 @pass_app
 def build(app: App, out: Path, since: str | None, until: str | None) -> None:
     """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing."""
-    from digest.pipeline.build import write_files
+    from digest.pipeline.build import size_report, write_files
     from digest.pipeline.issue import look_at_issue
 
     config = app.config
@@ -100,6 +100,7 @@ def build(app: App, out: Path, since: str | None, until: str | None) -> None:
         console.print(f"wrote {escape(str(path))}")
     rendered = built.rendered
     console.print(f"{len(rendered.reviews)} reviews · subject: {escape(rendered.subject)}")
+    console.print(f"lint: size: {size_report(config, rendered)}", soft_wrap=True)
     for warning in rendered.warnings:
         console.print(f"[yellow]lint:[/yellow] {escape(warning)}", soft_wrap=True)
     if not rendered.warnings:

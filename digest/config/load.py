@@ -147,7 +147,13 @@ def _resolve_paths(config: Config) -> Config:
     if config.smtp and config.smtp.ca_file:
         update["smtp"] = config.smtp.model_copy(update={"ca_file": res(config.smtp.ca_file)})
     if config.dkim:
-        update["dkim"] = config.dkim.model_copy(update={"key_file": res(config.dkim.key_file)})
+        ed_key = config.dkim.ed25519_key_file
+        update["dkim"] = config.dkim.model_copy(
+            update={
+                "key_file": res(config.dkim.key_file),
+                "ed25519_key_file": ed_key and res(ed_key),
+            }
+        )
     resolved = config.model_copy(update=update)
     if resolved.templates is not None and not resolved.templates.is_dir():
         raise ConfigError(

@@ -105,6 +105,9 @@ class Newsletter(_Model):
     )
     #: Send a short "quiet week" note when a period has no new reviews (default: send nothing).
     quiet_week: bool = False
+    #: Offer ``mailto:`` unsubscribing in List-Unsubscribe. Off until inbound mail is processed:
+    #: an unsubscribe request nobody reads is worse than none (https one-click always works).
+    unsubscribe_mailto: bool = False
 
     @field_validator("base_url")
     @classmethod
@@ -240,6 +243,17 @@ class Dkim(_Model):
     domain: str
     selector: str
     key_file: Path
+    #: An optional second, Ed25519 signature (RFC 8463), beside the RSA one every receiver checks.
+    ed25519_selector: str | None = None
+    ed25519_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _ed25519_pair(self) -> Dkim:
+        if (self.ed25519_selector is None) != (self.ed25519_key_file is None):
+            raise ValueError(
+                "ed25519_selector and ed25519_key_file go together: set both or neither"
+            )
+        return self
 
 
 class Schedule(_Model):

@@ -122,7 +122,9 @@ def prepare_issue(
         return PreparedIssue(period, "no-sources", stored, collection, selected)
     if not (selected.reviews or config.newsletter.quiet_week):
         return PreparedIssue(period, "nothing-new", stored, collection, selected)
-    rendered = render_digest(config, period, selected.reviews, now=now) if render else None
+    rendered = None
+    if render:
+        rendered = render_digest(config, period, selected.reviews, now=now, window_start=reach)
     return PreparedIssue(period, "ready", stored, collection, selected, rendered)
 
 

@@ -14,6 +14,7 @@ Message-ID — never lost.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -48,6 +49,8 @@ class StoredIssue:
     note: str
     created_at: str
     finished_at: str | None
+    #: Random per issue, fixed once recorded: part of every copy's Message-ID.
+    nonce: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,14 @@ def get_issue(conn: sqlite3.Connection, key: str) -> StoredIssue | None:
         note=row["note"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        # Issues recorded before schema 2 have no nonce: one is derived from what is stored
+        # with them (markers are random per render), so their ids still never repeat.
+        nonce=row["nonce"] or _derived_nonce(row["markers"], row["created_at"]),
     )
+
+
+def _derived_nonce(markers: str, created_at: str) -> str:
+    return hashlib.sha256(f"{markers}\0{created_at}".encode()).hexdigest()[:16]
 
 
 def sent_review_ids(conn: sqlite3.Connection) -> frozenset[str]:
