@@ -21,7 +21,7 @@ import feedparser
 import httpx
 
 from digest import config as cfg
-from digest.collect.base import SourceResult
+from digest.collect.base import Deadline, SourceResult
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
 from digest.collect.http import FetchResult, fetch_with
 from digest.collect.jsonfeed import is_json_feed, read_json_feed
@@ -58,6 +58,7 @@ class FeedSource:
         self.label = entry.label
 
     def collect(self, *, now: datetime) -> SourceResult:
+        deadline = Deadline(self.settings.http.total_timeout, self.label)
         fetched = fetch_with(
             self.client,
             self.entry.url,
@@ -72,6 +73,7 @@ class FeedSource:
             items, problems = self._read_xml(fetched)
         reviews: list[Review] = []
         for item in items[:MAX_ENTRIES]:
+            deadline.check()
             try:
                 review, warnings = item.to_review(self.label, now)
             except ReviewError as e:
