@@ -43,14 +43,20 @@ class Deadline:
         self.label = label
         self.end = time.monotonic() + seconds
 
+    def remaining(self) -> float:
+        return max(self.end - time.monotonic(), 0.0)
+
     def check(self) -> None:
         if time.monotonic() > self.end:
-            raise SourceError(
-                self.label,
-                f"fetching and reading the feed took longer than http.total_timeout "
-                f"({self.seconds:g} s); skipped — the feed is too large or too complex to "
-                "read in time (raise http.total_timeout if it is simply big)",
-            )
+            raise self.expired()
+
+    def expired(self) -> SourceError:
+        return SourceError(
+            self.label,
+            f"fetching and reading the feed took longer than http.total_timeout "
+            f"({self.seconds:g} s); skipped — the feed is too large or too complex to "
+            "read in time (raise http.total_timeout if it is simply big)",
+        )
 
 
 class Source(Protocol):

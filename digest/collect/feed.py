@@ -6,18 +6,17 @@ decoded to UTF-8 the way feedparser decodes it, then checked by ``digest.collect
 which refuses entity declarations (billion laughs) and external entities in every encoding
 before feedparser ever sees the bytes, and an HTML page served in place of a feed is
 named as such. feedparser is only ever handed bytes through a file object — never a URL or a
-string it might take for a local path.
+string it might take for a local path — in a child process killed at the deadline
+(``digest.collect.parse``).
 """
 
 from __future__ import annotations
 
-import io
 import re
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
 import httpx
 
 from digest import config as cfg
@@ -25,8 +24,9 @@ from digest.collect.base import Deadline, SourceResult
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
 from digest.collect.http import FetchResult, fetch_with
 from digest.collect.jsonfeed import is_json_feed, read_json_feed
+from digest.collect.parse import parse_feed
 from digest.collect.sanitize import clean_text, html_to_line
-from digest.collect.xmlguard import UTF8_XML, refuse_entities, root_element, to_utf8
+from digest.collect.xmlguard import refuse_entities, root_element, to_utf8
 from digest.errors import ReviewError, SourceError
 from digest.models import Problem, Review
 
@@ -70,7 +70,7 @@ class FeedSource:
         if is_json_feed(fetched.body, fetched.content_type):
             items, problems = read_json_feed(fetched.body, self.label, self._where())
         else:
-            items, problems = self._read_xml(fetched)
+            items, problems = self._read_xml(fetched, deadline)
         reviews: list[Review] = []
         for item in items[:MAX_ENTRIES]:
             deadline.check()
@@ -96,7 +96,9 @@ class FeedSource:
             return "check the url of this source"
         return f"check sources[{index}].url in {self.settings.path.name}"
 
-    def _read_xml(self, fetched: FetchResult) -> tuple[list[Any], list[Problem]]:
+    def _read_xml(
+        self, fetched: FetchResult, deadline: Deadline
+    ) -> tuple[list[Any], list[Problem]]:
         body = fetched.body
         where = self._where()
         if not body.strip():
@@ -106,15 +108,11 @@ class FeedSource:
         if root == "html" or (root is None and fetched.content_type == "text/html"):
             raise SourceError(self.label, f"the URL returned an HTML page, not a feed — {where}")
         refuse_entities(data, self.label)
-        parsed = feedparser.parse(
-            io.BytesIO(data),  # the very bytes the checks read, already UTF-8
-            response_headers={"content-type": UTF8_XML, "content-location": fetched.url},
-            sanitize_html=False,  # nh3 sanitises every piece of HTML we keep
-            resolve_relative_uris=False,
-        )
+        # The very bytes the checks read, already UTF-8; in a child killed at the deadline.
+        parsed = parse_feed(data, fetched.url, deadline)
         problems: list[Problem] = []
-        error = parsed.get("bozo_exception")
-        if parsed.get("bozo") and type(error).__name__ not in _CHARSET_NOTES:
+        error = parsed.error or parsed.error_type
+        if parsed.bozo and parsed.error_type not in _CHARSET_NOTES:
             if not parsed.entries:
                 raise SourceError(self.label, f"not a readable feed ({_describe(error)}) — {where}")
             problems.append(

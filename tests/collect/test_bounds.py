@@ -77,3 +77,23 @@ def test_reading_the_feed_counts_against_total_timeout(
     with pytest.raises(SourceError, match=r"took longer than http\.total_timeout \(1 s\)"):
         collect(tmp_path, server.url("/feed"), http={"total_timeout": 1})
     assert time.monotonic() - started < 6
+
+
+def test_a_feed_slow_to_parse_is_stopped_at_the_deadline(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    # Unescaped markup with stray close tags: feedparser's own lenient parser took a minute
+    # over 8 MB, in one call nothing could interrupt. Now its child is killed at the deadline.
+    markup = "<blockquote></q>" * 31_000
+    items = [
+        rss_item(guid=f"g{n}", link=f"https://x.example/{n}", html="x").replace(
+            "<description>A short teaser that is not the full review.</description>",
+            f"<description>{markup}</description>",
+        )
+        for n in range(8)
+    ]
+    server.route("/feed", rss(*items), headers=RSS_TYPE)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=r"took longer than http\.total_timeout \(2 s\)"):
+        collect(tmp_path, server.url("/feed"), http={"total_timeout": 2})
+    assert time.monotonic() - started < 4

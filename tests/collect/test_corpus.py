@@ -26,7 +26,7 @@ EXPECTED: dict[str, dict[str, object]] = json.loads(
 TYPES = {".xml": "application/rss+xml", ".html": "text/html; charset=utf-8"}
 TYPES |= {".json": "application/feed+json", ".bin": "application/octet-stream"}
 #: http.total_timeout in the test config: the bound on fetching and reading each feed.
-TOTAL_TIMEOUT = 5
+TOTAL_TIMEOUT = 15
 
 
 def test_every_corpus_feed_ends_in_reviews_or_one_line(tmp_path: Path) -> None:
