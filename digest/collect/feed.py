@@ -6,8 +6,8 @@ decoded to UTF-8 the way feedparser decodes it, then checked by ``digest.collect
 which refuses entity declarations (billion laughs) and external entities in every encoding
 before feedparser ever sees the bytes, and an HTML page served in place of a feed is
 named as such. feedparser is only ever handed bytes through a file object — never a URL or a
-string it might take for a local path — in a child process killed at the deadline
-(``digest.collect.parse``).
+string it might take for a local path — and, past 256 KB, in a child process killed at the
+deadline (``digest.collect.parse``).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class FeedSource:
         if root == "html" or (root is None and fetched.content_type == "text/html"):
             raise SourceError(self.label, f"the URL returned an HTML page, not a feed — {where}")
         refuse_entities(data, self.label)
-        # The very bytes the checks read, already UTF-8; in a child killed at the deadline.
+        # The very bytes the checks read, already UTF-8; a big document in a child process.
         parsed = parse_feed(data, fetched.url, deadline)
         problems: list[Problem] = []
         error = parsed.error or parsed.error_type
