@@ -29,7 +29,10 @@ def check(app: App) -> None:
     from digest.collect.collection import check_config, collect
 
     config = app.config
-    check_config(config)
+    if problems := check_config(config):  # one line each: the state, the outbox, a secret …
+        lines = (f"[red]error:[/red] {escape(str(p))}" for p in problems)
+        err_console.print("\n".join(lines), soft_wrap=True)
+        raise click.exceptions.Exit(1)
     console.print(f"[green]config ok:[/green] {escape(str(config.path))}")
     collection = collect(config, now=now())
     console.print(health_table(collection))

@@ -9,6 +9,7 @@ reviews it found and the problems it met. A source that fails as a whole raises
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from digest.config import Config
+from digest.errors import SourceError
 from digest.models import Problem, Review, Skipped
 
 
@@ -26,6 +28,35 @@ class SourceResult:
     reviews: tuple[Review, ...] = ()
     problems: tuple[Problem, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+
+
+class Deadline:
+    """``http.total_timeout`` for a fetch *and* the reading of what it fetched.
+
+    The fetch keeps to it by itself; ``check`` is called between the steps of reading (after
+    parsing, before each entry), each of which is bounded in size and work, so a document
+    that is slow to read is stopped within one step and the source is skipped with one line.
+    """
+
+    def __init__(self, seconds: float, label: str) -> None:
+        self.seconds = seconds
+        self.label = label
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(self.end - time.monotonic(), 0.0)
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise self.expired()
+
+    def expired(self) -> SourceError:
+        return SourceError(
+            self.label,
+            f"fetching and reading the feed took longer than http.total_timeout "
+            f"({self.seconds:g} s); skipped — the feed is too large or too complex to "
+            "read in time (raise http.total_timeout if it is simply big)",
+        )
 
 
 class Source(Protocol):

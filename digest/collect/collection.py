@@ -19,8 +19,8 @@ import httpx
 
 from digest.collect.base import SourceResult
 from digest.collect.registry import REGISTRY
-from digest.config import Config, SourceConfig
-from digest.errors import DigestError, SourceError
+from digest.config import Config, SourceConfig, usable
+from digest.errors import ConfigError, DigestError, SourceError
 from digest.models import Problem, Review, Skipped
 from digest.state import db
 
@@ -147,10 +147,27 @@ def _collect_one(
     return health, result
 
 
-def check_config(config: Config) -> None:
-    """What ``digest check`` verifies beyond loading: secrets the config names are set."""
+def check_config(config: Config) -> list[ConfigError]:
+    """What ``digest check`` verifies beyond loading, one error per problem: secrets the config
+    names are set, and the state database, the outbox and the CA file it will use can be used."""
+    shown = str(config.path)
+    problems: list[ConfigError] = []
     if config.smtp is not None:
-        config.smtp.password(str(config.path))
+        try:
+            config.smtp.password(shown)
+        except ConfigError as e:
+            problems.append(e)
+    found = [("state", db.state_problem(config.state), "point it at a file digest can write")]
+    if config.smtp is None:
+        fix = "point it at a folder digest can write, or configure smtp:"
+        found.append(("outbox", usable.maildir_problem(config.outbox), fix))
+    elif config.smtp.ca_file is not None:
+        fix = "point it at a PEM file of CA certificates, or remove the key"
+        found.append(("smtp.ca_file", usable.ca_file_problem(config.smtp.ca_file), fix))
+    for key, problem, fix in found:
+        if problem:
+            problems.append(ConfigError(shown, f"{problem}; {fix}", key=key))
+    return problems
 
 
 def _without_prefix(error: DigestError, label: str) -> str:
