@@ -189,7 +189,8 @@ def record_issue(
         recipients = cur.rowcount
         conn.executemany(
             "INSERT OR IGNORE INTO issue_reviews (review_id, issue_id, title) VALUES (?, ?, ?)",
-            [(r.id, rendered.period.key, r.title) for r in rendered.reviews],
+            # Every identity (link, guid): the review stays "sent" when either one changes.
+            [(i, rendered.period.key, r.title) for r in rendered.reviews for i in r.identities],
         )
     return recipients
 
