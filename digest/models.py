@@ -12,8 +12,8 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field, replace
-from typing import Literal
 from datetime import datetime
+from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.errors import ReviewError

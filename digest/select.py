@@ -236,9 +236,7 @@ def _unambiguous(reviews: list[Review]) -> list[Review]:
         if review.guid and review.link:
             links.setdefault((review.source, review.guid), set()).add(canonical_link(review.link))
     return [
-        r.without_guid()
-        if r.guid and len(links.get((r.source, r.guid), ())) > 1
-        else r
+        r.without_guid() if r.guid and len(links.get((r.source, r.guid), ())) > 1 else r
         for r in reviews
     ]
 

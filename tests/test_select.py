@@ -289,7 +289,7 @@ class ExplodingSource:
     ) -> None:
         self.label = entry.label
 
-    def collect(self, *, now: datetime) -> SourceResult:
+    def collect(self, *, now: datetime, **window: object) -> SourceResult:
         raise ZeroDivisionError("division by zero")
 
 

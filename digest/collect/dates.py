@@ -57,7 +57,7 @@ def _rfc822(text: str) -> tuple[datetime, bool] | None:
         hours = _RFC822_ZONES.get(zone.upper())
         known = timedelta(hours=hours) if hours is not None else None
     try:
-        naive = datetime(*fields[:6])  # type: ignore[misc]
+        naive = datetime(*fields[:6])
     except (TypeError, ValueError):
         return None
     if known is None:

@@ -13,6 +13,7 @@ warning and the field is left empty; only an entry without a title or date is no
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
 from digest.collect import fields, grades, images
 from digest.collect.images import ImageOffer, to_int
@@ -21,11 +22,24 @@ from digest.collect.sanitize import clean_text, html_to_paragraphs, read_html
 from digest.errors import ReviewError
 from digest.models import Grade, Image, Review
 
-__all__ = ["MAX_PLAIN_OVERVIEW", "ImageOffer", "build_review", "check_date", "to_int"]
+__all__ = [
+    "MAX_PLAIN_OVERVIEW", "ImageOffer", "build_review", "check_date", "person_name", "to_int"
+]  # fmt: skip
 
 #: A date further ahead than this is a mistake in the feed, not a scheduled post.
 FUTURE_SLACK = timedelta(days=1)
 MAX_NAME = 200
+
+
+def person_name(text: str) -> str:
+    """A person's name from ``Name``, ``email (Name)`` or ``Name <email>``; an address alone
+    gives ``""`` (a byline never shows an address)."""
+    text = clean_text(text)
+    if "@" not in text:
+        return text
+    name, _address = parseaddr(text)
+    name = clean_text(name)
+    return "" if not name or "@" in name else name
 
 
 def check_date(published: datetime | None, now: datetime, what: str) -> datetime:
@@ -70,11 +84,7 @@ def build_review(
     overview = choose_overview(found.overview, own_summary, paragraphs)
     defined = any(fields.BODY_LABELS.get(label.casefold()) for label in found.labels)
     grade = (
-        found.grade
-        or element_grade
-        or grades.json_ld_grade(html)
-        or paragraph_grade
-        or title_grade
+        found.grade or element_grade or grades.json_ld_grade(html) or paragraph_grade or title_grade
     )
     image, image_warnings = _image(
         offers + images.content_offers(content_images, link), what, title, found.credit
@@ -85,7 +95,7 @@ def build_review(
         source=source,
         key=key,
         link=link,
-        author=shorten(clean_text(author), MAX_NAME),
+        author=shorten(person_name(author), MAX_NAME),
         overview=overview,
         facts=found.facts,
         sections=found.sections if defined else (),

@@ -33,7 +33,9 @@ RATING_ELEMENTS: tuple[tuple[str, str, float], ...] = (
 _SCALE_ELEMENTS = {"http://purl.org/stuff/rev#": "maxrating"}
 
 _STARS = r"[★⭐☆✩½]+(?:\s*(?:/|out\s+of)\s*\d+)?|\*+(?:\s*1/2|½)?"
-_SCORE = r"\d+(?:[.,]\d+)?\s*(?:/|out\s+of)\s*(?:4|5|10|20|100)(?:\s*stars?)?|\d+(?:[.,]5)?\s*stars?"
+_SCORE = (
+    r"\d+(?:[.,]\d+)?\s*(?:/|out\s+of)\s*(?:4|5|10|20|100)(?:\s*stars?)?|\d+(?:[.,]5)?\s*stars?"
+)
 _BRACKETED = rf"[(\[](?:{_STARS}|{_SCORE})[)\]]"
 #: A grade closing a title: stars after a space, a score only after a separator or in brackets
 #: ("… ★★★★", "… – 4/5", "… (3.5 stars)"), so "Part 2/5" or "Catch-22" keep their numbers.

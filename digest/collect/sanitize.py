@@ -127,7 +127,7 @@ class _TextReader(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.paragraphs: list[str] = []
-        self.images: list[tuple[str, str, str, str]] = []
+        self.images: list[tuple[str, str, str, str, str]] = []
         self._current: list[str] = []
         self._size = 0
 
