@@ -56,12 +56,12 @@ def preview_selection(
     the remembered ETag / Last-Modified of the real runs stay untouched.
     """
     period = current_period(config, now, since=since, until=until)
-    collection = collect(config, now=now)
     already, carry = sent_before(config, period)
+    carry = None if since is not None else carry
+    collection = collect(config, now=now, since=carry or period.start, until=period.end)
     selected = select_reviews(
-        config, collection, period, already_sent=already, now=now,
-        carry_since=None if since is not None else carry,
-    )  # fmt: skip
+        config, collection, period, already_sent=already, now=now, carry_since=carry
+    )
     return Preview(period=period, collection=collection, selected=selected)
 
 

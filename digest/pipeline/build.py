@@ -82,13 +82,15 @@ def build_digest(
 ) -> Built:
     """Collect (unless ``collection`` is given), select and render the period for ``now``."""
     period = current_period(config, now, since=since, until=until)
-    if collection is None:
-        collection = collect(config, now=now, client=client)
     already, carry = sent_before(config, period)
+    carry = None if since is not None else carry
+    if collection is None:
+        collection = collect(
+            config, now=now, since=carry or period.start, until=period.end, client=client
+        )
     selected, rendered = select_and_render(
-        config, period, collection, now=now, already_sent=already,
-        carry_since=None if since is not None else carry,
-    )  # fmt: skip
+        config, period, collection, now=now, already_sent=already, carry_since=carry
+    )
     return Built(period, collection, selected, rendered)
 
 

@@ -100,7 +100,9 @@ def plan_next(
             existing = stored.status if stored else None
         finally:
             conn.close()
-    collection = collect(config, now=now, client=client)
+    collection = collect(
+        config, now=now, since=carry or period.start, until=period.end, client=client
+    )
     selected = select_reviews(
         config, collection, period, already_sent=already, now=now, carry_since=carry
     )
