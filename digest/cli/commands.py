@@ -122,9 +122,7 @@ def check(app: _App) -> None:
 @cli.command()
 @click.option("--since", help="Start of the period (date or datetime; default: days before now).")
 @click.option("--until", help="End of the period (default: now).")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the selection and what was left out as JSON."
-)
+@click.option("--json", "as_json", is_flag=True, help="Print reviews and left_out as JSON.")
 @pass_app
 def sources(app: _App, since: str | None, until: str | None, as_json: bool) -> None:
     """List the reviews the sources give for this period, and why others were left out."""

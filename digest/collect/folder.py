@@ -251,7 +251,6 @@ def read_review_file(path: Path, *, source: str, tz: tzinfo) -> tuple[Review, li
         key=path.name,
         link=link,
         author=str(header.get("author", "")),
-        # No Overview: label: the first real paragraph stands in (``digest.collect.overview``).
         overview=fields.overview or shorten(first_real_paragraph(paragraphs(body)), 400),
         facts=fields.facts,
         sections=fields.sections,

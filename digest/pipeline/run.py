@@ -268,10 +268,8 @@ def _build(
     from digest.pipeline.build import select_and_render
     from digest.render.compose import empty_period_message
 
-    collection = collect(
-        config, now=now, since=carry_since or period.start, until=period.end, client=client,
-        conn=conn,
-    )  # fmt: skip
+    since, until = carry_since or period.start, period.end
+    collection = collect(config, now=now, since=since, until=until, client=client, conn=conn)
     if collection.all_failed:
         return RunResult(
             period.key, "no-sources",
@@ -355,9 +353,8 @@ def _rendering(
     if issue is not None:
         return f"issue {period.key} had nothing to send: {issue.note}"
     # No conn for collect: a look must not move the real runs' remembered ETags.
-    collection = collect(
-        config, now=now, since=carry_since or period.start, until=period.end, client=client
-    )
+    since, until = carry_since or period.start, period.end
+    collection = collect(config, now=now, since=since, until=until, client=client)
     _, r = select_and_render(
         config, period, collection, now=now, already_sent=ledger.sent_review_ids(conn),
         carry_since=carry_since,
