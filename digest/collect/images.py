@@ -39,7 +39,8 @@ UNWANTED_HOSTS = frozenset(
 #: Paths of trackers, share buttons, FeedFlare, emoji and icons on any host.
 UNWANTED_PATH = re.compile(
     r"/~ff/|/~r/|/~a/|feedflare|/_/stat\b|/tracker/|/pixel\b|/beacon\b|1x1\.|spacer\.gif"
-    r"|blank\.gif|transparent\.(?:gif|png)|/share[-_/]|[-_/]share(?:[-_]?button)?\.|sharethis"
+    r"|blank\.gif|transparent\.(?:gif|png)|/share/|/sharing/|[-_/]share\.(?:png|gif|svg)"
+    r"|share[-_]?(?:button|icon|facebook|twitter|email|linkedin|pinterest|whatsapp|reddit)|sharethis"
     r"|addtoany|/buttons?/|/icons?/|/emoji/|/smilies/|/wp-includes/images/|feed-icon|/avatar/",
     re.I,
 )
