@@ -50,9 +50,8 @@ def _rfc822(text: str) -> tuple[datetime, bool] | None:
     zone = m.group("zone") if m else ""
     if zone[:1] in "+-" and zone:
         offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))
+        # "-0000" (RFC 2822 §3.3): the time is in UTC, the writer's own zone unknown.
         known: timedelta | None = -offset if zone[0] == "-" else offset
-        if zone in ("-0000", "-00:00"):
-            known = None  # RFC 2822: "-0000" means the local zone is not known
     else:
         hours = _RFC822_ZONES.get(zone.upper())
         known = timedelta(hours=hours) if hours is not None else None
