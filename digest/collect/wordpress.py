@@ -33,7 +33,7 @@ from digest.collect.base import SourceResult
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
 from digest.collect.http import fetch_with
 from digest.collect.sanitize import clean_text, html_to_line
-from digest.errors import ReviewError, SourceError
+from digest.errors import DigestError, ReviewError, SourceError
 from digest.models import Problem, Review
 
 PER_PAGE = 50
@@ -81,8 +81,14 @@ class WordPressSource:
             window["before"] = _stamp(until + WINDOW_MARGIN)
         terms = wpterms.TermFilter.resolve(self, posts_url(self.entry.url))
         reviews, problems = self._posts({**window, **terms.params})
-        older, older_latest = self._older(window["after"], terms.params)
-        skipped = terms.left_out(self, window, {r.key for r in reviews})
+        # The count and the list of what the filters left out are extras: failing, they cost
+        # a problem line, never the posts already read.
+        older, older_latest, skipped = 0, None, []
+        try:
+            older, older_latest = self._older(window["after"], terms.params)
+            skipped = terms.left_out(self, window, {r.key for r in reviews})
+        except DigestError as e:
+            problems.append(Problem(self.label, f"posts outside the window not counted: {e}"))
         return SourceResult(
             reviews=tuple(reviews),
             problems=tuple([*terms.problems, *problems]),
