@@ -80,7 +80,8 @@ def build_review(
     paragraphs, paragraph_grade = grades.take_grade_paragraphs(paragraphs)
     found = fields.parse_review_text("\n\n".join(paragraphs))
     warnings = [f"{what}: {w}" for w in found.warnings]
-    own_summary = clean_summary(html_to_paragraphs(summary), paragraphs) if summary else ""
+    use_summary = summary and not found.overview  # read only when it can be the overview
+    own_summary = clean_summary(html_to_paragraphs(summary), paragraphs) if use_summary else ""
     overview = choose_overview(found.overview, own_summary, paragraphs)
     defined = any(fields.BODY_LABELS.get(label.casefold()) for label in found.labels)
     grade = (
