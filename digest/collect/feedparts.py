@@ -12,21 +12,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from digest.collect.dates import DateReader
 from digest.collect.entry import person_name
-from digest.collect.grades import element_grade
+from digest.collect.grades import RatingKeys, element_grade, rating_keys
 from digest.config import slugify
 from digest.models import Grade
 
 
 def _name_of(detail: Any, fallback: Any = None) -> str:
     name = detail.get("name") if isinstance(detail, Mapping) else None
-    if isinstance(name, str) and person_name(name):
-        return person_name(name)
-    return person_name(fallback) if isinstance(fallback, str) else ""
+    found = person_name(name) if isinstance(name, str) else ""
+    return found or (person_name(fallback) if isinstance(fallback, str) else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +35,7 @@ class FeedContext:
     dates: DateReader
     atom: bool = False
     author: str = ""
-    namespaces: Mapping[str, str] = field(default_factory=dict)
+    ratings: RatingKeys = ()
 
     @classmethod
     def of(cls, parsed: Any, dates: DateReader) -> FeedContext:
@@ -46,11 +45,11 @@ class FeedContext:
             dates=dates,
             atom=str(parsed.get("version") or "").startswith("atom"),
             author=_name_of(feed.get("author_detail"), feed.get("author")),
-            namespaces=dict(namespaces) if isinstance(namespaces, Mapping) else {},
+            ratings=rating_keys(namespaces) if isinstance(namespaces, Mapping) else (),
         )
 
     def element_grade(self, entry: Mapping[str, Any]) -> Grade | None:
-        return element_grade(entry, self.namespaces)
+        return element_grade(entry, self.ratings) if self.ratings else None
 
 
 def first_person(entry: Mapping[str, Any], context: FeedContext) -> str:

@@ -52,6 +52,7 @@ _JSON_LD = re.compile(
     re.I | re.S,
 )
 _MAX_JSON_LD = 100_000
+_GRADE_MARK = re.compile(r"[\d★⭐☆✩½*]")
 
 
 def _is_grade_text(text: str, *, labelled: bool = False) -> Grade | None:
@@ -67,8 +68,8 @@ def _is_grade_text(text: str, *, labelled: bool = False) -> Grade | None:
 def paragraph_grade(paragraph: str) -> Grade | None:
     """The grade when a paragraph is nothing but one (stars, a score; never a bare letter)."""
     text = paragraph.strip()
-    if len(text) > 40 or re.fullmatch(r"[A-Fa-f]\s*([+-]|plus|minus)?\.?", text):
-        return None
+    if len(text) > 40 or not _GRADE_MARK.search(text):
+        return None  # no digit and no star: a bare letter needs a Rating: label
     return _is_grade_text(text)
 
 
@@ -105,19 +106,30 @@ def strip_edges(text: str) -> str:
     return stripped if grade is not None else text
 
 
-def element_grade(entry: Mapping[str, Any], namespaces: Mapping[str, str]) -> Grade | None:
-    """A rating from a namespaced element, whatever prefix the feed declared for it.
+RatingKeys = tuple[tuple[str, str, float], ...]
+
+
+def rating_keys(namespaces: Mapping[str, str]) -> RatingKeys:
+    """Where a parsed entry holds a rating: ``(value key, scale key, default scale)``.
 
     feedparser names an element of an unknown namespace ``{prefix}_{localname}``, with the
     prefix the document chose; ``namespaces`` (prefix → URI) tells which one that is.
     """
     prefixes = {uri.rstrip("/"): prefix for prefix, uri in namespaces.items() if prefix}
-    for uri, element, default_scale in RATING_ELEMENTS:
-        prefix = prefixes.get(uri.rstrip("/"))
-        value = entry.get(f"{prefix}_{element}") if prefix else None
+    return tuple(
+        (f"{prefix}_{element}", f"{prefix}_{_SCALE_ELEMENTS.get(uri, '')}", default)
+        for uri, element, default in RATING_ELEMENTS
+        if (prefix := prefixes.get(uri.rstrip("/")))
+    )
+
+
+def element_grade(entry: Mapping[str, Any], keys: RatingKeys) -> Grade | None:
+    """A rating from a namespaced element (``keys`` from ``rating_keys``)."""
+    for value_key, scale_key, default_scale in keys:
+        value = entry.get(value_key)
         if not isinstance(value, str) or not value.strip():
             continue
-        scale = entry.get(f"{prefix}_{_SCALE_ELEMENTS.get(uri, '')}")
+        scale = entry.get(scale_key)
         scale_text = scale.strip() if isinstance(scale, str) and scale.strip() else None
         grade = Grade.parse(f"{value.strip()}/{scale_text or f'{default_scale:g}'}")
         if grade is not None:

@@ -17,6 +17,7 @@ unknown size beats a known one narrower than the card (it is usually the origina
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -86,17 +87,12 @@ def _rank(offer: ImageOffer) -> tuple[int, int]:
     return (0, width)  # narrower than the card: the widest of them
 
 
-def choose(offers: list[ImageOffer]) -> list[ImageOffer]:
-    """The offers worth trying, best first: unwanted ones gone, best rendition per group."""
-    wanted = [o for o in offers if o.url.strip() and not unwanted(o)]
-    groups: dict[int, list[ImageOffer]] = {}
-    for offer in wanted:
-        groups.setdefault(offer.group, []).append(offer)
-    ordered: list[ImageOffer] = []
-    for group in sorted(groups):
-        # sorted() is stable: among equals, the order the source gave them wins.
-        ordered.extend(sorted(groups[group], key=_rank, reverse=True))
-    return ordered
+def choose(offers: list[ImageOffer]) -> Iterator[ImageOffer]:
+    """The offers worth trying, best first: by group, then best rendition; unwanted ones
+    skipped (checked lazily: the caller usually stops at the first)."""
+    # sorted() is stable: among equals, the order the source gave them wins.
+    ordered = sorted(offers, key=lambda o: (-o.group, _rank(o)), reverse=True)
+    return (o for o in ordered if o.url.strip() and not unwanted(o))
 
 
 def to_int(value: object) -> int | None:
