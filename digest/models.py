@@ -41,9 +41,9 @@ GRADE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("star count", re.compile(rf"(?P<value>{_NUMBER}|\d*½)\s*(?P<half>½)?\s*stars?" + _SCALE,
                               re.I)),
 )  # fmt: skip
-_STAR_FULL = "★"
-_STAR_EMPTY = "☆"
 _HALF = "½"
+#: "★ ★ ★ ½" is one star run.
+_STAR_GAPS = re.compile(r"(?<=[★⭐☆✩*½])\s+(?=[★⭐☆✩*½])")
 
 
 def _number(text: str) -> float:
@@ -119,8 +119,9 @@ class Grade:
         raw = raw.removesuffix(".") if not raw.endswith("..") else raw
         if not raw:
             return None
+        text = _STAR_GAPS.sub("", raw)
         for form, pattern in GRADE_FORMS:
-            m = pattern.fullmatch(raw)
+            m = pattern.fullmatch(text)
             if m is None:
                 continue
             if form == "letter":
