@@ -221,7 +221,8 @@ class _XmlEntry:
         e = self.raw
         title = _text_of(e.get("title_detail"), e.get("title"))
         link = e.get("link") if isinstance(e.get("link"), str) else None
-        guid = e.get("id") if isinstance(e.get("id"), str) and e.get("id").strip() else None
+        ident = dict.get(e, "id")
+        guid = ident if isinstance(ident, str) and ident.strip() else None
         key = str(guid or link or title)
         if not title:
             raise ReviewError(f"entry {key[:80]!r} has no title; skipped")

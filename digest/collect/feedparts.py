@@ -22,8 +22,16 @@ from digest.config import slugify
 from digest.models import Grade
 
 
+def _get(mapping: Any, key: str) -> Any:
+    """``mapping[key]`` or ``None``; a plain dict lookup on feedparser's dicts, whose own
+    ``get`` maps between legacy keys (slower, and it warns on some)."""
+    if isinstance(mapping, dict):
+        return dict.get(mapping, key)
+    return mapping.get(key) if isinstance(mapping, Mapping) else None
+
+
 def _name_of(detail: Any, fallback: Any = None) -> str:
-    name = detail.get("name") if isinstance(detail, Mapping) else None
+    name = _get(detail, "name")
     found = person_name(name) if isinstance(name, str) else ""
     return found or (person_name(fallback) if isinstance(fallback, str) else "")
 
@@ -54,12 +62,12 @@ class FeedContext:
 
 def first_person(entry: Mapping[str, Any], context: FeedContext) -> str:
     """The entry's author, inherited from its ``atom:source`` and then its feed in Atom."""
-    own = _name_of(entry.get("author_detail"), entry.get("author"))
+    own = _name_of(_get(entry, "author_detail"), _get(entry, "author"))
     if own or not context.atom:
         return own
-    source = entry.get("source")
+    source = _get(entry, "source")
     if isinstance(source, Mapping):
-        inherited = _name_of(source.get("author_detail"), source.get("author"))
+        inherited = _name_of(_get(source, "author_detail"), _get(source, "author"))
         if inherited:
             return inherited
     return context.author
@@ -68,10 +76,10 @@ def first_person(entry: Mapping[str, Any], context: FeedContext) -> str:
 def entry_tags(entry: Mapping[str, Any]) -> tuple[str, ...]:
     """The entry's categories (RSS ``<category>``, Atom ``term``/``label``), as slugs."""
     found: list[str] = []
-    for tag in entry.get("tags") or []:
+    for tag in _get(entry, "tags") or []:
         if not isinstance(tag, Mapping):
             continue
-        for value in (tag.get("term"), tag.get("label")):
+        for value in (_get(tag, "term"), _get(tag, "label")):
             if isinstance(value, str) and slugify(value) and slugify(value) not in found:
                 found.append(slugify(value))
     return tuple(found[:50])
