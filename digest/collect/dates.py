@@ -77,6 +77,21 @@ def _iso_or_long(text: str) -> datetime | None:
     return None
 
 
+#: A date that ends in an explicit offset or UTC, on a 24-hour clock: any RFC 822/3339 reader
+#: (feedparser's included) reads it right, so a caller may use the reading it already has.
+_PLAIN_ZONED = re.compile(r"(?:[+-]\d\d:?\d\d|\bGMT|\bUTC|\d[Zz])\s*$")
+
+
+def unambiguous(text: object) -> bool:
+    """Whether ``text`` carries its zone (not "-0000") and no 12-hour clock."""
+    return (
+        isinstance(text, str)
+        and _PLAIN_ZONED.search(text) is not None
+        and not text.rstrip().endswith(("-0000", "-00:00"))
+        and _AMPM.search(text) is None
+    )
+
+
 class DateReader:
     """Reads one source's dates; a zone-less date is read in ``tz`` and counted."""
 

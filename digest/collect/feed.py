@@ -25,7 +25,7 @@ import httpx
 
 from digest import config as cfg
 from digest.collect.base import SourceResult
-from digest.collect.dates import DateReader
+from digest.collect.dates import DateReader, unambiguous
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
 from digest.collect.feedparts import FeedContext, entry_tags, first_person
 from digest.collect.http import FetchResult, fetch_with
@@ -250,9 +250,10 @@ class _XmlEntry:
         e = self.raw
         for raw_key in ("published", "updated"):
             # Plain dict lookups: feedparser's own mapping between these keys warns on access.
-            when = self.context.dates.read(dict.get(e, raw_key)) or _struct_time(
-                dict.get(e, f"{raw_key}_parsed")
-            )
+            raw, parsed = dict.get(e, raw_key), _struct_time(dict.get(e, f"{raw_key}_parsed"))
+            if parsed is not None and unambiguous(raw):
+                return parsed  # an explicit zone, a 24-hour clock: feedparser read it right
+            when = self.context.dates.read(raw) or parsed
             if when is not None:
                 return when
         return None

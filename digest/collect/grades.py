@@ -53,6 +53,7 @@ _JSON_LD = re.compile(
 )
 _MAX_JSON_LD = 100_000
 _GRADE_MARK = re.compile(r"[\d★⭐☆✩½*]")
+_GRADE_EDGE = re.compile(r"[\d★⭐☆✩½*()\[\]sS]")
 
 
 def _is_grade_text(text: str, *, labelled: bool = False) -> Grade | None:
@@ -88,6 +89,8 @@ def take_grade_paragraphs(paragraphs: list[str]) -> tuple[list[str], Grade | Non
 
 def split_title(title: str) -> tuple[str, Grade | None]:
     """The title without a grade it ends or starts with, and that grade."""
+    if not title or not (_GRADE_EDGE.match(title[0]) or _GRADE_EDGE.match(title[-1])):
+        return title, None  # a grade would start or end it with a star, digit or bracket
     for pattern in (_TITLE_SUFFIX, _TITLE_PREFIX):
         m = pattern.match(title)
         if m is None:
