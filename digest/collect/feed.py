@@ -16,12 +16,15 @@ import re
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from digest import config as cfg
 from digest.collect.base import Deadline, SourceResult
+from digest.collect.dates import DateReader, unambiguous
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
+from digest.collect.feedparts import FeedContext, entry_tags, first_person
 from digest.collect.http import FetchResult, fetch_with
 from digest.collect.jsonfeed import is_json_feed, read_json_feed
 from digest.collect.parse import parse_feed
@@ -57,8 +60,16 @@ class FeedSource:
         self.conn = conn
         self.label = entry.label
 
-    def collect(self, *, now: datetime) -> SourceResult:
+    def collect(
+        self, *, now: datetime, since: datetime | None = None, until: datetime | None = None
+    ) -> SourceResult:
+        # A feed holds what it holds: the period is applied by selection, not by the fetch.
         deadline = Deadline(self.settings.http.total_timeout, self.label)
+        self.dates = DateReader(
+            ZoneInfo(self.settings.source_timezone(self.entry)),
+            self.settings.source_timezone(self.entry),
+            key=f"{self.settings.source_key(self.entry)}.timezone",
+        )
         fetched = fetch_with(
             self.client,
             self.entry.url,
@@ -68,7 +79,7 @@ class FeedSource:
             accept=_ACCEPT,
         )
         if is_json_feed(fetched.body, fetched.content_type):
-            items, problems = read_json_feed(fetched.body, self.label, self._where())
+            items, problems = read_json_feed(fetched.body, self.label, self._where(), self.dates)
         else:
             items, problems = self._read_xml(fetched, deadline)
         reviews: list[Review] = []
@@ -87,6 +98,8 @@ class FeedSource:
                     self.label, f"the feed has {len(items)} entries; read the first {MAX_ENTRIES}"
                 )
             )
+        zoneless = self.dates.problem(self.label)
+        problems.extend([zoneless] if zoneless else [])
         return SourceResult(reviews=tuple(reviews), problems=tuple(problems))
 
     def _where(self) -> str:
@@ -124,7 +137,8 @@ class FeedSource:
             )
         elif not parsed.version and not parsed.entries and root not in ("rss", "feed", "rdf:rdf"):
             raise SourceError(self.label, f"not an RSS, Atom or JSON feed — {where}")
-        return [_XmlEntry(e) for e in parsed.entries], problems
+        context = FeedContext.of(parsed, self.dates)
+        return [_XmlEntry(e, context) for e in parsed.entries], problems
 
 
 def _describe(error: object) -> str:
@@ -157,34 +171,50 @@ def _text_of(detail: Any, fallback: Any) -> str:
 class _XmlEntry:
     """One RSS item or Atom entry as feedparser read it."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, context: FeedContext) -> None:
         self.raw = raw
+        self.context = context
 
     def to_review(self, source: str, now: datetime) -> tuple[Review, list[str]]:
         e = self.raw
         title = _text_of(e.get("title_detail"), e.get("title"))
         link = e.get("link") if isinstance(e.get("link"), str) else None
-        key = str(e.get("id") or link or title)
-        # Plain dict lookups: feedparser's own mapping between these keys warns on access.
-        published = _struct_time(dict.get(e, "published_parsed")) or _struct_time(
-            dict.get(e, "updated_parsed")
-        )
+        ident = dict.get(e, "id")
+        guid = ident if isinstance(ident, str) and ident.strip() else None
+        key = str(guid or link or title)
         if not title:
             raise ReviewError(f"entry {key[:80]!r} has no title; skipped")
-        published = check_date(published, now, f"entry {title[:80]!r}")
-        author_detail = e.get("author_detail")
-        author = author_detail.get("name") if isinstance(author_detail, dict) else None
+        published = check_date(self._published(), now, f"entry {title[:80]!r}")
         html = self._content()
+        summary = self.raw.get("summary")
         return build_review(
             source=source,
             key=key,
             title=title,
             link=link,
             published=published,
-            author=author if isinstance(author, str) else str(e.get("author") or ""),
+            author=first_person(e, self.context),
             html=html,
             offers=self._offers(title),
+            guid=guid,
+            summary=summary if isinstance(summary, str) and summary != html else "",
+            tags=entry_tags(e),
+            element_grade=self.context.element_grade(e),
         )
+
+    def _published(self) -> datetime | None:
+        """The entry's date read as its format defines it (``dates.DateReader``), falling
+        back to feedparser's reading for forms only it knows."""
+        e = self.raw
+        for raw_key in ("published", "updated"):
+            # Plain dict lookups: feedparser's own mapping between these keys warns on access.
+            raw, parsed = dict.get(e, raw_key), _struct_time(dict.get(e, f"{raw_key}_parsed"))
+            if parsed is not None and unambiguous(raw):
+                return parsed  # an explicit zone, a 24-hour clock: feedparser read it right
+            when = self.context.dates.read(raw) or parsed
+            if when is not None:
+                return when
+        return None
 
     def _content(self) -> str:
         """content:encoded / Atom content when present (the longest), else the summary."""

@@ -37,7 +37,8 @@ parsed = feedparser.parse(
 )
 error = parsed.get("bozo_exception")
 out = (list(parsed.entries), str(parsed.get("version") or ""), bool(parsed.get("bozo")),
-       type(error).__name__ if error is not None else "", str(error or ""))
+       type(error).__name__ if error is not None else "", str(error or ""),
+       parsed.get("feed") or {{}}, dict(parsed.get("namespaces") or {{}}))
 sys.stdout.buffer.write(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
 """
 #: Documents up to this size are parsed in this process (most feeds are smaller).
@@ -54,6 +55,9 @@ class Parsed:
     bozo: bool
     error_type: str
     error: str
+    #: The feed-level elements (title, author …) and the namespaces it declared.
+    feed: Any
+    namespaces: dict[str, str]
 
 
 class _Unpickler(pickle.Unpickler):
@@ -77,8 +81,7 @@ def parse_feed(data: bytes, location: str, deadline: Deadline) -> Parsed:
     if done.returncode != 0:
         last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
         raise SourceError(deadline.label, f"the feed parser failed ({last[:200]})")
-    entries, version, bozo, error_type, error = _Unpickler(io.BytesIO(done.stdout)).load()
-    return Parsed(entries, version, bozo, error_type, error)
+    return Parsed(*_Unpickler(io.BytesIO(done.stdout)).load())
 
 
 def _parse_here(data: bytes, location: str) -> Parsed:
@@ -96,4 +99,6 @@ def _parse_here(data: bytes, location: str) -> Parsed:
         bool(parsed.get("bozo")),
         type(error).__name__ if error is not None else "",
         str(error or ""),
+        parsed.get("feed") or {},
+        dict(parsed.get("namespaces") or {}),
     )

@@ -46,7 +46,12 @@ DROPPED_WITH_CONTENT = frozenset(
     | {"select", "button", "title", "xmp"}
 )
 #: ``"*"`` empty: no attribute is allowed on every tag (ammonia's default allows lang, title).
-ALLOWED_ATTRIBUTES = {"*": set(), "a": {"href"}, "img": {"src", "alt", "width", "height"}}
+#: ``srcset`` is kept only to read an image's renditions; each URL in it is checked when chosen.
+ALLOWED_ATTRIBUTES = {
+    "*": set(),
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height", "srcset"},
+}
 
 #: Elements that end one paragraph of text and start the next.
 _BLOCKS = frozenset(
@@ -179,7 +184,7 @@ class _TextReader(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.paragraphs: list[str] = []
-        self.images: list[tuple[str, str, str, str]] = []
+        self.images: list[tuple[str, str, str, str, str]] = []
         self._current: list[str] = []
         self._size = 0
 
@@ -190,7 +195,7 @@ class _TextReader(HTMLParser):
             found = {k: v or "" for k, v in attrs}
             self.images.append(
                 (found.get("src", ""), found.get("alt", ""), found.get("width", ""),
-                 found.get("height", ""))
+                 found.get("height", ""), found.get("srcset", ""))
             )  # fmt: skip
 
     def handle_endtag(self, tag: str) -> None:
@@ -234,6 +239,6 @@ def html_to_line(html: str) -> str:
 
 
 def read_html(html: str, *, base_url: str | None = None) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Paragraphs and images ``(src, alt, width, height)`` of ``html``, sanitised first."""
+    """Paragraphs and images ``(src, alt, width, height, srcset)`` of ``html``, sanitised first."""
     reader = _read(clean_html(html, base_url=base_url))
     return reader.paragraphs, list(reader.images)

@@ -15,8 +15,10 @@ from digest.config.schema import (
     Serve,
     Smtp,
     SourceConfig,
+    SourceFilter,
     WordPressSettings,
     parse_duration,
+    slugify,
 )
 
 __all__ = [
@@ -32,9 +34,11 @@ __all__ = [
     "Serve",
     "Smtp",
     "SourceConfig",
+    "SourceFilter",
     "WordPressSettings",
     "default_config_path",
     "load_config",
     "parse_config",
     "parse_duration",
+    "slugify",
 ]

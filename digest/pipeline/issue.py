@@ -111,10 +111,14 @@ def prepare_issue(
     stored = ledger.get_issue(conn, period.key) if conn is not None else None
     if use_stored and stored is not None:
         return PreparedIssue(period, "stored", stored=stored)
-    if collection is None:
-        collection = collect(config, now=now, client=client, conn=conn if remember else None)
     sent = ledger.sent_review_ids(conn) if conn is not None else frozenset()
     reach = None if whole_window or conn is None else ledger.carry_since(conn, period)
+    if collection is None:
+        # The window asked of the sources (WordPress filters by it) reaches back as selection does.
+        collection = collect(
+            config, now=now, since=reach or period.start, until=period.end, client=client,
+            conn=conn if remember else None,
+        )  # fmt: skip
     selected = select_reviews(
         config, collection, period, already_sent=sent, now=now, carry_since=reach
     )

@@ -70,13 +70,15 @@ def clean(text: str, limit: int | None = None) -> str:
     return text
 
 
-def box_height(width: int | None, height: int | None) -> int:
-    """The picture's height at 600 px wide: from its declared size (the feed's or the ``<img>``
-    attributes'), else 16:9 (a film still); at most 600 (square), as ``object-fit: cover``
-    crops a taller poster rather than letting it fill the phone's screen."""
+def picture_box(width: int | None, height: int | None) -> tuple[int, int]:
+    """The box a picture is shown in: 600 px wide, or its own width when narrower (a 460 px
+    picture is not stretched); the height from its declared size (the feed's or the ``<img>``
+    attributes'), else 16:9 (a film still); never taller than wide (square), as
+    ``object-fit: cover`` crops a taller poster rather than letting it fill a phone's screen."""
+    shown = min(600, width) if width and width > 0 else 600
     if width and height and width > 0 and height > 0:
-        return max(1, min(600, round(600 * height / width)))
-    return 338
+        return shown, max(1, min(shown, round(shown * height / width)))
+    return shown, round(shown * 9 / 16)
 
 
 def _card(review: Review) -> dict[str, Any]:
@@ -97,7 +99,7 @@ def _card(review: Review) -> dict[str, Any]:
             "credit": clean(image.credit, MAX_SHORT),
             "width": image.width,
             "height": image.height,
-            "box_height": box_height(image.width, image.height),
+            "box": picture_box(image.width, image.height),
         }
         if image is not None and https_image
         else None,

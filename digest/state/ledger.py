@@ -164,8 +164,8 @@ def active_count(conn: sqlite3.Connection) -> int:
 def record_issue(
     conn: sqlite3.Connection, rendered: RenderedDigest, *, now: datetime, path: Path | str
 ) -> int:
-    """Record the issue, one ``pending`` row per active subscriber and its reviews — in ONE
-    transaction, so a failure leaves nothing behind (and nothing is sent). Returns recipients.
+    """Record the issue, a ``pending`` row per active subscriber, its reviews' identities (link
+    and guid) — ONE transaction, so a failure leaves nothing behind. Returns recipients.
     """
     at = stamp(now)
     markers = json.dumps({"unsubscribe_url": rendered.markers.unsubscribe_url,
@@ -199,7 +199,7 @@ def record_issue(
         recipients = cur.rowcount
         conn.executemany(
             "INSERT OR IGNORE INTO issue_reviews (review_id, issue_id, title) VALUES (?, ?, ?)",
-            [(r.id, rendered.period.key, r.title) for r in rendered.reviews],
+            [(i, rendered.period.key, r.title) for r in rendered.reviews for i in r.identities],
         )
     return recipients
 
