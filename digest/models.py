@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.errors import ReviewError
@@ -26,12 +27,48 @@ LETTERS: tuple[str, ...] = (
     "F", "D-", "D", "D+", "C-", "C", "C+", "B-", "B", "B+", "A-", "A", "A+",
 )  # fmt: skip
 
-_LETTER_RE = re.compile(r"^\s*([A-DF])\s*([+-]|plus|minus)?\s*$", re.IGNORECASE)
-_FRACTION_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:/|out of)\s*(\d+(?:[.,]\d+)?)\s*$", re.I)
-_PERCENT_RE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*%\s*$")
-_STAR_FULL = "★"
-_STAR_EMPTY = "☆"
+_NUMBER = r"\d+(?:[.,]\d+)?"
+_SCALE = r"(?:\s*(?:/|out\s+of)\s*(?P<scale>\d+|four|five|ten))?"
+_WORD_SCALES = {"four": 4.0, "five": 5.0, "ten": 10.0}
+#: Every way of writing a grade digest reads, tried in order on the whole text (one table:
+#: the README's grade table is this one). Scores map onto the letters with ``_fraction_to_letter``.
+GRADE_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("letter", re.compile(r"(?P<letter>[A-DF])\s*(?P<mod>[+-]|plus|minus)?", re.I)),
+    ("fraction", re.compile(rf"(?P<value>{_NUMBER})\s*(?:/|out\s+of)\s*(?P<scale>{_NUMBER})"
+                            r"(?:\s*stars?)?", re.I)),
+    ("percent", re.compile(rf"(?P<value>{_NUMBER})\s*%")),
+    ("stars", re.compile(r"(?P<full>[★⭐*]*)\s*(?P<half>½|1/2)?\s*[☆✩]*" + _SCALE, re.I)),
+    ("star count", re.compile(rf"(?P<value>{_NUMBER}|\d*½)\s*(?P<half>½)?\s*stars?" + _SCALE,
+                              re.I)),
+)  # fmt: skip
 _HALF = "½"
+#: "★ ★ ★ ½" is one star run.
+_STAR_GAPS = re.compile(r"(?<=[★⭐☆✩*½])\s+(?=[★⭐☆✩*½])")
+
+
+def _number(text: str) -> float:
+    text = text.replace(",", ".")
+    if text.endswith(_HALF):
+        return float(text[:-1] or 0) + 0.5
+    return _WORD_SCALES.get(text.casefold()) or float(text)
+
+
+def _score(form: str, m: re.Match[str]) -> tuple[float, float] | None:
+    """``(value, scale)`` of a matched score form; ``None`` when it is no grade at all."""
+    groups = m.groupdict()
+    scale = (
+        _number(groups["scale"]) if groups.get("scale") else (100.0 if form == "percent" else 5.0)
+    )
+    if form == "stars":
+        full, half = groups["full"], groups["half"]
+        if not full and not half:
+            return None
+        value = len(full) + (0.5 if half else 0.0)
+    else:
+        value = _number(groups["value"]) + (0.5 if groups.get("half") else 0.0)
+    if scale <= 0 or value > scale:
+        return None
+    return value, scale
 
 
 def _fraction_to_letter(fraction: float) -> str:
@@ -72,42 +109,28 @@ class Grade:
     def parse(cls, text: str) -> Grade | None:
         """Read a grade from what a reviewer wrote; ``None`` when nothing is recognisable.
 
-        Accepted: letters (``A+``, ``b minus``), fractions (``3.5/5``, ``8/10``, ``7 out of 10``),
-        percentages (``85%``) and stars (``★★★½☆`` or ``****``, out of five).
+        Accepted (``GRADE_FORMS``): letters (``A+``, ``b minus``), fractions (``3.5/5``,
+        ``8/10``, ``7 out of 10``, ``4/5 stars``), percentages (``85%``), star runs (``★★★½☆``,
+        ``****``, ``***1/2``, ``½``; out of five unless ``out of 4`` / ``/4`` follows) and star
+        counts (``3.5 stars``, ``3½ stars``).
         """
-        raw = " ".join(text.split())
+        raw = " ".join(text.replace("\ufe0f", "").split())
         # "Rating: B+." — a sentence-final full stop is not part of the grade.
         raw = raw.removesuffix(".") if not raw.endswith("..") else raw
         if not raw:
             return None
-        m = _LETTER_RE.match(raw)
-        if m:
-            letter = m.group(1).upper()
-            mod = (m.group(2) or "").lower()
-            mod = {"plus": "+", "minus": "-"}.get(mod, mod)
-            if letter == "F":
-                mod = ""
-            return cls(letter + mod, raw)
-        m = _FRACTION_RE.match(raw)
-        if m:
-            value = float(m.group(1).replace(",", "."))
-            scale = float(m.group(2).replace(",", "."))
-            if scale <= 0 or value > scale:
-                return None
-            return cls(_fraction_to_letter(value / scale), raw)
-        m = _PERCENT_RE.match(raw)
-        if m:
-            value = float(m.group(1).replace(",", "."))
-            if value > 100:
-                return None
-            return cls(_fraction_to_letter(value / 100), raw)
-        stars = raw.replace(" ", "")
-        if stars and set(stars) <= {_STAR_FULL, _STAR_EMPTY, _HALF, "*"}:
-            full = stars.count(_STAR_FULL) + stars.count("*")
-            half = 0.5 if _HALF in stars else 0.0
-            if full + half > 5:
-                return None
-            return cls(_fraction_to_letter((full + half) / 5), raw)
+        text = _STAR_GAPS.sub("", raw)
+        for form, pattern in GRADE_FORMS:
+            m = pattern.fullmatch(text)
+            if m is None:
+                continue
+            if form == "letter":
+                letter = m.group("letter").upper()
+                mod = (m.group("mod") or "").lower()
+                mod = "" if letter == "F" else {"plus": "+", "minus": "-"}.get(mod, mod)
+                return cls(letter + mod, raw)
+            score = _score(form, m)
+            return None if score is None else cls(_fraction_to_letter(score[0] / score[1]), raw)
         return None
 
 
@@ -191,12 +214,23 @@ def canonical_link(url: str) -> str:
     return urlunsplit((scheme, host, path, query, ""))
 
 
+def _digest(basis: str) -> str:
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True, slots=True)
 class Review:
     """One review, whatever source it came from.
 
     ``id`` is stable across runs: a hash of the canonical link when there is one, otherwise of
     the source name and the source's own key for the entry (a file path, a GUID).
+
+    ``identities`` holds every name the review goes by: the hash of its canonical link and the
+    hash of its source and ``guid`` (the id the source itself gives the entry: an RSS guid, an
+    Atom or JSON Feed id, a WordPress post id), plus ``id``. The ledger records them all, so a
+    review keeps its identity when its link changes but its guid stays, and when its guid
+    changes but its link stays. ``tags`` holds the entry's categories and tags as the source
+    names them (for the per-source ``include`` / ``exclude`` filters).
     """
 
     title: str
@@ -211,7 +245,10 @@ class Review:
     verdict: str = ""
     grade: Grade | None = None
     image: Image | None = None
+    guid: str | None = None
+    tags: tuple[str, ...] = ()
     id: str = field(default="", init=False)
+    identities: frozenset[str] = field(default=frozenset(), init=False)
 
     def __post_init__(self) -> None:
         title = _one_line(self.title)
@@ -236,11 +273,21 @@ class Review:
             if scheme not in ("http", "https") or any(c in self.link for c in "\r\n\t <>\"'"):
                 object.__setattr__(self, "link", None)
         basis = canonical_link(self.link) if self.link else f"{self.source}\0{self.key}"
-        object.__setattr__(self, "id", hashlib.sha256(basis.encode()).hexdigest()[:16])
+        object.__setattr__(self, "id", _digest(basis))
+        names = {self.id}
+        if self.guid:
+            # The same basis as ``id`` for a link-less entry keyed by its guid, so ids recorded
+            # before identities existed still match.
+            names.add(_digest(f"{self.source}\0{self.guid}"))
+        object.__setattr__(self, "identities", frozenset(names))
 
     @property
     def year(self) -> int | None:
         return self.facts.year if self.facts else None
+
+    def without_guid(self) -> Review:
+        """The same review known only by its link (for a guid the source gives several entries)."""
+        return replace(self, guid=None)
 
     def fold_key(self) -> tuple[str, str]:
         """What makes two reviews the same when their links differ: title and year."""
@@ -273,13 +320,24 @@ class Period:
         return isinstance(when, datetime) and self.start <= when < self.end
 
 
+#: Why a review was left out: the machine-readable half of ``Skipped``.
+SkipKind = Literal[
+    "outside-period", "future", "duplicate", "already-sent", "over-cap", "filtered", "other"
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """Something left out of a digest, and why — shown by ``digest sources``."""
+    """Something left out of a digest, and why — shown by ``digest sources``.
+
+    ``folded_into`` is the copy a duplicate was folded into (``kind == "duplicate"``).
+    """
 
     title: str
     source: str
     reason: str
+    kind: SkipKind = "other"
+    folded_into: Review | None = None
 
 
 @dataclass(frozen=True, slots=True)

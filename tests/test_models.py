@@ -41,13 +41,23 @@ WHEN = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
         ("★★★½☆", "B"),
         ("★★☆☆☆", "C"),
         ("****", "A-"),
+        ("***1/2", "B"),
+        ("★★½", "C+"),
+        ("★ ★ ★ ½", "B"),
+        ("½", "D-"),
+        ("★★½ out of 4", "B"),
+        ("⭐️⭐️⭐️⭐️", "A-"),
+        ("3.5 stars", "B"),
+        ("3½ stars", "B"),
+        ("4 stars out of 5", "A-"),
+        ("4/5 stars", "A-"),
     ],
 )
 def test_grades_map_onto_the_letter_scale(text: str, letter: str) -> None:
     grade = Grade.parse(text)
     assert grade is not None
     assert grade.letter == letter
-    assert grade.raw == " ".join(text.split()).removesuffix(".")
+    assert grade.raw == " ".join(text.replace("\ufe0f", "").split()).removesuffix(".")
 
 
 @pytest.mark.parametrize("text", ["", "   ", "great", "G", "6/5", "3/0", "120%", "★★★★★★", "A++"])

@@ -130,25 +130,64 @@ def test_the_same_link_from_two_sources_folds_into_the_richer_copy(config: Confi
     assert dup.reason == "duplicate of “Salt Flats” from wordpress"
 
 
-def test_title_and_year_fold_copies_with_different_links(config: Config) -> None:
+def test_title_and_year_fold_only_link_less_copies(config: Config) -> None:
     when = NOW - timedelta(days=2)
     first = review("Night Bus", when, source="folder", year=2026, grade="C", verdict="Fine.")
-    second = review(
-        "NIGHT  BUS", when, source="feed", link="https://mirror.example.net/nb", year=2026
+    second = review("NIGHT  BUS", when - timedelta(days=3), source="notes", year=2026)
+    other_year = review("Night Bus", when, source="notes", year=1999)
+    linked = review(
+        "Night Bus", when, source="feed", link="https://mirror.example.net/nb", year=2026
     )
-    other_year = review("Night Bus", when, source="feed", year=1999)
-    chosen = select_reviews(config, collection(first, second, other_year), PERIOD, now=NOW)
-    assert [(r.title, r.year) for r in chosen.reviews] == [("Night Bus", 2026), ("Night Bus", 1999)]
-    assert chosen.reviews[0] is first  # more fields filled
-    assert [s.reason for s in chosen.skipped] == ["duplicate of “Night Bus” from folder"]
+    chosen = select_reviews(config, collection(first, second, other_year, linked), PERIOD, now=NOW)
+    assert [(r.title, r.year, r.source) for r in chosen.reviews] == [
+        ("Night Bus", 2026, "folder"),
+        ("Night Bus", 1999, "notes"),
+        ("Night Bus", 2026, "feed"),  # a copy with a link is only ever folded by its link
+    ]
+    [dup] = chosen.skipped
+    assert (dup.title, dup.source, dup.kind) == ("NIGHT BUS", "notes", "duplicate")
+    assert dup.reason == "duplicate of “Night Bus” from folder"
+    assert dup.folded_into is first
+
+
+def test_same_titled_posts_far_apart_or_at_two_links_stay_two_reviews(config: Config) -> None:
+    period = Period(key="2026-W48", start=NOW - timedelta(days=400), end=NOW)
+    a_year_ago = review("Festival Diary", NOW - timedelta(days=366), source="notes")
+    this_week = review("Festival Diary", NOW - timedelta(days=1), source="notes")
+    listing_1 = review("What's On", NOW - timedelta(days=1), link="https://x.org/on/1")
+    listing_2 = review("What's On", NOW - timedelta(days=2), link="https://x.org/on/2")
+    chosen = select_reviews(
+        config, collection(a_year_ago, this_week, listing_1, listing_2), period, now=NOW
+    )
+    assert len(chosen.reviews) == 4
+    assert chosen.skipped == ()
+
+
+def test_the_same_guid_from_one_source_is_one_review(config: Config) -> None:
+    when = NOW - timedelta(days=1)
+    old = review("Moth Season", when, source="feed", link="https://x.org/2026/moth", guid="p-7")
+    moved = review(
+        "Moth Season", when, source="feed", link="https://x.org/reviews/moth", guid="p-7",
+        grade="B",
+    )  # fmt: skip
+    elsewhere = review("Moth Season", when, source="other", link="https://y.org/m", guid="p-7")
+    chosen = select_reviews(config, collection(old, moved, elsewhere), PERIOD, now=NOW)
+    # Two links under one guid: the guid identifies nothing, the links decide.
+    assert len(chosen.reviews) == 3
+    unique = select_reviews(config, collection(moved, elsewhere), PERIOD, now=NOW)
+    assert len(unique.reviews) == 2  # a guid only names an entry within its own source
+    plain = review("Moth Season", when, source="feed", guid="p-7")
+    folded = select_reviews(config, collection(moved, plain), PERIOD, now=NOW)
+    assert folded.reviews == (moved,)
+    assert folded.skipped[0].folded_into is moved
 
 
 def test_folding_is_transitive(config: Config) -> None:
     when = NOW - timedelta(days=2)
-    # a~b share a link, b~c share title and year: one review, whatever order they come in.
+    # a~b share a link, b~c share a guid: one review, whatever order they come in.
     a = review("Glass Harbour", when, source="a", link="https://x.org/gh")
-    b = review("Glass Harbour", when, source="b", link="https://x.org/gh/", year=2026)
-    c = review("Glass Harbour", when, source="c", year=2026, grade="B", verdict="Yes.")
+    b = review("Glass Harbour", when, source="b", link="https://x.org/gh/", guid="gh-1")
+    c = review("Glass Harbour", when, source="b", guid="gh-1", grade="B", verdict="Yes.")
     for order in ((a, b, c), (c, a, b), (a, c, b)):
         chosen = select_reviews(config, collection(*order), PERIOD, now=NOW)
         assert chosen.reviews == (c,)
@@ -166,7 +205,7 @@ def test_equal_copies_keep_the_first_source(config: Config) -> None:
 def test_already_sent_reviews_are_left_out_even_by_a_folded_copys_id(config: Config) -> None:
     when = NOW - timedelta(days=1)
     sent = review("Old News", when, source="folder", year=2026)
-    copy = review("Old News", when, source="feed", link="https://x.org/old", year=2026, grade="A")
+    copy = review("Old News", when, source="notes", year=2026, grade="A")
     new = review("New News", when)
     chosen = select_reviews(
         config, collection(sent, copy, new), PERIOD, already_sent=frozenset({sent.id}), now=NOW
@@ -174,7 +213,7 @@ def test_already_sent_reviews_are_left_out_even_by_a_folded_copys_id(config: Con
     assert [r.title for r in chosen.reviews] == ["New News"]
     assert reasons(chosen.skipped)["Old News"] in (
         "already sent in an earlier issue",
-        "duplicate of “Old News” from feed",
+        "duplicate of “Old News” from notes",
     )
     assert [s.reason for s in chosen.skipped].count("already sent in an earlier issue") == 1
 
@@ -250,7 +289,7 @@ class ExplodingSource:
     ) -> None:
         self.label = entry.label
 
-    def collect(self, *, now: datetime) -> SourceResult:
+    def collect(self, *, now: datetime, **window: object) -> SourceResult:
         raise ZeroDivisionError("division by zero")
 
 

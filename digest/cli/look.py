@@ -27,12 +27,17 @@ def check(app: App) -> None:
     """Validate the config and report the health of each source."""
     from digest.cli.reports import health_table
     from digest.collect.collection import check_config, collect
+    from digest.period import current_period
 
     config = app.config
-    check_config(config)
+    if problems := check_config(config):  # one line each: the state, the outbox, a secret …
+        lines = (f"[red]error:[/red] {escape(str(p))}" for p in problems)
+        err_console.print("\n".join(lines), soft_wrap=True)
+        raise click.exceptions.Exit(1)
     console.print(f"[green]config ok:[/green] {escape(str(config.path))}")
-    collection = collect(config, now=now())
-    console.print(health_table(collection))
+    period = current_period(config, now())
+    collection = collect(config, now=now(), since=period.start, until=period.end)
+    console.print(health_table(collection, period))
     if collection.all_failed:
         err_console.print("[red]error:[/red] every source failed; see the table above")
         raise click.exceptions.Exit(1)
@@ -40,14 +45,13 @@ def check(app: App) -> None:
 
 @cli.command()
 @period_options
-@click.option("--json", "as_json", is_flag=True, help="Print the selected reviews as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print reviews and left_out as JSON.")
 @pass_app
 def sources(app: App, since: str | None, until: str | None, as_json: bool) -> None:
     """List the reviews the sources give for this period, and why others were left out."""
     import json
 
-    from digest.cli.reports import left_out_table, selected_table
-    from digest.collect.collection import review_record
+    from digest.cli.reports import left_out_table, selected_table, sources_record
     from digest.pipeline.issue import look_at_issue
 
     config = app.config
@@ -58,7 +62,7 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
     assert found.selected is not None and found.collection is not None  # never "stored" here
     selected, period, problems = found.selected, found.period, found.collection.problems
     if as_json:
-        click.echo(json.dumps([review_record(r) for r in selected.reviews], indent=2))
+        click.echo(json.dumps(sources_record(found), indent=2))
         for problem in problems:
             line = f"problem: {escape(problem.source)}: {escape(problem.message)}"
             err_console.print(line, soft_wrap=True)
@@ -83,7 +87,7 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
 @pass_app
 def build(app: App, out: Path, since: str | None, until: str | None) -> None:
     """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing."""
-    from digest.pipeline.build import write_files
+    from digest.pipeline.build import size_report, write_files
     from digest.pipeline.issue import look_at_issue
 
     config = app.config
@@ -100,6 +104,7 @@ def build(app: App, out: Path, since: str | None, until: str | None) -> None:
         console.print(f"wrote {escape(str(path))}")
     rendered = built.rendered
     console.print(f"{len(rendered.reviews)} reviews · subject: {escape(rendered.subject)}")
+    console.print(f"lint: size: {size_report(config, rendered)}", soft_wrap=True)
     for warning in rendered.warnings:
         console.print(f"[yellow]lint:[/yellow] {escape(warning)}", soft_wrap=True)
     if not rendered.warnings:

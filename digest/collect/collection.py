@@ -12,15 +12,16 @@ import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from digest.collect.base import SourceResult
+from digest.collect.filters import apply_filters
 from digest.collect.registry import REGISTRY
-from digest.config import Config, SourceConfig
-from digest.errors import DigestError, SourceError
+from digest.config import Config, SourceConfig, usable
+from digest.errors import ConfigError, DigestError, SourceError
 from digest.models import Problem, Review, Skipped
 from digest.state import db
 
@@ -29,13 +30,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
-    """How one source fared: ``error`` is set when it failed as a whole."""
+    """How one source fared: ``error`` is set when it failed as a whole.
+
+    ``in_period`` counts its reviews inside the window collected for, ``outside`` those
+    outside it plus what the source holds before it and did not fetch (``older``), and
+    ``latest`` is the newest date it knows of, so a source whose posts are all older than the
+    period never passes for "ok, 0".
+    """
 
     label: str
     type: str
     reviews: int = 0
     problems: int = 0
     error: str = ""
+    in_period: int = 0
+    outside: int = 0
+    latest: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +70,8 @@ def collect(
     config: Config,
     *,
     now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
     client: httpx.Client | None = None,
     conn: sqlite3.Connection | None = None,
 ) -> Collection:
@@ -69,16 +81,32 @@ def collect(
     slowest one's time, not the sum. Each thread that needs the state database opens its own
     connection: one SQLite connection must not carry two threads' transactions.
 
+    ``since`` / ``until`` are the window selection will look at (default: ``selection.days``
+    up to now); a source that can ask for just that window does (WordPress), the others
+    return everything, and each source's health counts its reviews in and out of it.
+
     ``client`` is shared by the network sources; when none is given, one is made from the
     ``http:`` limits and closed afterwards. ``conn`` (the state database) lets feeds remember
     ETag / Last-Modified between runs; without it every fetch is unconditional.
     """
+    window = _Window(now, since, until)
     if client is not None:
-        return _collect_all(config, now=now, client=client, conn=conn)
+        return _collect_all(config, window, client=client, conn=conn)
     from digest.collect.http import make_client  # the network stage's module, on first use
 
     with make_client(config.http) as own_client:
-        return _collect_all(config, now=now, client=own_client, conn=conn)
+        return _collect_all(config, window, client=own_client, conn=conn)
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    now: datetime
+    since: datetime | None
+    until: datetime | None
+
+    def bounds(self, config: Config) -> tuple[datetime, datetime]:
+        start = self.since or self.now - timedelta(days=config.selection.days)
+        return start, self.until or self.now
 
 
 #: Sources fetched at once: enough to overlap slow servers, few enough to be polite.
@@ -88,12 +116,12 @@ _Outcome = tuple[SourceHealth, SourceResult | None]
 
 
 def _collect_all(
-    config: Config, *, now: datetime, client: httpx.Client, conn: sqlite3.Connection | None
+    config: Config, window: _Window, *, client: httpx.Client, conn: sqlite3.Connection | None
 ) -> Collection:
     def run(entry: SourceConfig) -> _Outcome:
         own = db.connect(config.state) if conn is not None and entry.type != "folder" else None
         try:
-            return _collect_one(config, entry, now=now, client=client, conn=own)
+            return _collect_one(config, entry, window, client=client, conn=own)
         finally:
             if own is not None:
                 own.close()
@@ -122,8 +150,8 @@ def _collect_all(
 def _collect_one(
     config: Config,
     entry: SourceConfig,
+    window: _Window,
     *,
-    now: datetime,
     client: httpx.Client,
     conn: sqlite3.Connection | None,
 ) -> _Outcome:
@@ -131,7 +159,8 @@ def _collect_one(
     label = entry.label
     try:
         source = REGISTRY[entry.type](entry, settings=config, client=client, conn=conn)
-        result = source.collect(now=now)
+        result = source.collect(now=window.now, since=window.since, until=window.until)
+        result = apply_filters(entry, config.source_key(entry), result)
     except DigestError as e:
         return SourceHealth(label, entry.type, error=_without_prefix(e, label)), None
     except Exception as e:  # one source's bug must not cost the others their reviews
@@ -141,16 +170,48 @@ def _collect_one(
             "please report this as a bug in digest"
         )
         return SourceHealth(label, entry.type, error=message), None
-    health = SourceHealth(
-        label, entry.type, reviews=len(result.reviews), problems=len(result.problems)
+    return _health(config, entry, window, result), result
+
+
+def _health(
+    config: Config, entry: SourceConfig, window: _Window, result: SourceResult
+) -> SourceHealth:
+    start, end = window.bounds(config)
+    inside = sum(1 for r in result.reviews if start <= r.published < end)
+    dates = [r.published for r in result.reviews]
+    dates += [result.older_latest] if result.older_latest else []
+    return SourceHealth(
+        entry.label,
+        entry.type,
+        reviews=len(result.reviews),
+        problems=len(result.problems),
+        in_period=inside,
+        outside=len(result.reviews) - inside + result.older,
+        latest=max(dates, default=None),
     )
-    return health, result
 
 
-def check_config(config: Config) -> None:
-    """What ``digest check`` verifies beyond loading: secrets the config names are set."""
+def check_config(config: Config) -> list[ConfigError]:
+    """What ``digest check`` verifies beyond loading, one error per problem: secrets the config
+    names are set, and the state database, the outbox and the CA file it will use can be used."""
+    shown = str(config.path)
+    problems: list[ConfigError] = []
     if config.smtp is not None:
-        config.smtp.password(str(config.path))
+        try:
+            config.smtp.password(shown)
+        except ConfigError as e:
+            problems.append(e)
+    found = [("state", db.state_problem(config.state), "point it at a file digest can write")]
+    if config.smtp is None:
+        fix = "point it at a folder digest can write, or configure smtp:"
+        found.append(("outbox", usable.maildir_problem(config.outbox), fix))
+    elif config.smtp.ca_file is not None:
+        fix = "point it at a PEM file of CA certificates, or remove the key"
+        found.append(("smtp.ca_file", usable.ca_file_problem(config.smtp.ca_file), fix))
+    for key, problem, fix in found:
+        if problem:
+            problems.append(ConfigError(shown, f"{problem}; {fix}", key=key))
+    return problems
 
 
 def _without_prefix(error: DigestError, label: str) -> str:

@@ -1,49 +1,45 @@
 """From one feed entry or WordPress post to a ``Review``: the part both network sources share.
 
 The entry's HTML is sanitised and read into plain-text paragraphs (``digest.sanitize``), the
-paragraphs are read for labels (``digest.fields``), and the featured image is picked from what
-the source offered first, then the first image in the content. Anything unusable in a single
-field (a ``javascript:`` image, a rating that is not a grade) becomes a warning and the field is
-left empty; only an entry without a title or date is not a review at all.
+paragraphs are read for labels (``digest.fields``); the grade comes from the ``Rating:`` label,
+else a namespaced element the source read, else JSON-LD in the content, else a paragraph that
+is only a grade, else the title (``digest.collect.grades``) — and a grade found outside the
+labels is taken off the title and the text. The overview is chosen by
+``digest.collect.overview``, the featured image by ``digest.collect.images``. Anything
+unusable in a single field (a ``javascript:`` image, a rating that is not a grade) becomes a
+warning and the field is left empty; only an entry without a title or date is not a review.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
-from digest.collect import fields
-from digest.collect.sanitize import clean_text, read_html
+from digest.collect import fields, grades, images
+from digest.collect.images import ImageOffer, to_int
+from digest.collect.overview import MAX_PLAIN_OVERVIEW, choose_overview, clean_summary, shorten
+from digest.collect.sanitize import clean_text, html_to_paragraphs, read_html
 from digest.errors import ReviewError
-from digest.models import Image, Review
+from digest.models import Grade, Image, Review
+
+__all__ = [
+    "MAX_PLAIN_OVERVIEW", "ImageOffer", "build_review", "check_date", "person_name", "to_int"
+]  # fmt: skip
 
 #: A date further ahead than this is a mistake in the feed, not a scheduled post.
 FUTURE_SLACK = timedelta(days=1)
-#: The overview of an entry with no ``Overview:`` label is its first paragraph, this long at most.
-MAX_PLAIN_OVERVIEW = 400
 MAX_NAME = 200
 
 
-@dataclass(frozen=True, slots=True)
-class ImageOffer:
-    """An image the source named for an entry (media:content, enclosure, featured media…)."""
-
-    url: str
-    alt: str = ""
-    width: int | None = None
-    height: int | None = None
-    credit: str = ""
-
-
-def to_int(value: object) -> int | None:
-    """A positive size from text or a number; ``None`` for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if 0 < value < 100_000 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return to_int(int(value.strip()))
-    return None
+def person_name(text: str) -> str:
+    """A person's name from ``Name``, ``email (Name)`` or ``Name <email>``; an address alone
+    gives ``""`` (a byline never shows an address)."""
+    text = clean_text(text)
+    if "@" not in text:
+        return text
+    name, _address = parseaddr(text)
+    name = clean_text(name)
+    return "" if not name or "@" in name else name
 
 
 def check_date(published: datetime | None, now: datetime, what: str) -> datetime:
@@ -58,13 +54,6 @@ def check_date(published: datetime | None, now: datetime, what: str) -> datetime
     return published
 
 
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + " …"
-
-
 def build_review(
     *,
     source: str,
@@ -75,48 +64,66 @@ def build_review(
     author: str,
     html: str,
     offers: list[ImageOffer],
+    guid: str | None = None,
+    summary: str = "",
+    tags: tuple[str, ...] = (),
+    element_grade: Grade | None = None,
 ) -> tuple[Review, list[str]]:
-    """A ``Review`` and the warnings about single fields; ``ReviewError`` when it has no title."""
-    what = f"entry {_shorten(title or key, 80)!r}"
+    """A ``Review`` and the warnings about single fields; ``ReviewError`` when it has no title.
+
+    ``summary`` is the HTML of the entry's own summary (excerpt, description), ``element_grade``
+    a grade the source read from a namespaced element such as ``letterboxd:memberRating``.
+    """
+    what = f"entry {shorten(title or key, 80)!r}"
+    title, title_grade = grades.split_title(title)
     paragraphs, content_images = read_html(html, base_url=link)
+    paragraphs, paragraph_grade = grades.take_grade_paragraphs(paragraphs)
     found = fields.parse_review_text("\n\n".join(paragraphs))
     warnings = [f"{what}: {w}" for w in found.warnings]
-    overview = found.overview
-    sections = found.sections
-    if not found.found and paragraphs:
-        # An unlabelled post is still listed: its opening paragraph stands in for the overview.
-        overview = _shorten(paragraphs[0], MAX_PLAIN_OVERVIEW)
-        sections = ()
-    offers = offers + [
-        ImageOffer(src, alt, to_int(width), to_int(height))
-        for src, alt, width, height in content_images
-        if src
-    ]
-    image: Image | None = None
-    for offer in offers:
-        try:
-            image = Image(
-                url=offer.url.strip(),
-                alt=clean_text(offer.alt) or title,
-                credit=found.credit or offer.credit,
-                width=offer.width,
-                height=offer.height,
-            )
-            break
-        except ReviewError:
-            warnings.append(f"{what}: image {offer.url[:80]!r} is not an http(s) URL; skipped")
+    use_summary = summary and not found.overview  # read only when it can be the overview
+    own_summary = clean_summary(html_to_paragraphs(summary), paragraphs) if use_summary else ""
+    overview = choose_overview(found.overview, own_summary, paragraphs)
+    defined = any(fields.BODY_LABELS.get(label.casefold()) for label in found.labels)
+    grade = (
+        found.grade or element_grade or grades.json_ld_grade(html) or paragraph_grade or title_grade
+    )
+    image, image_warnings = _image(
+        offers + images.content_offers(content_images, link), what, title, found.credit
+    )
     review = Review(
         title=title,
         published=published,
         source=source,
         key=key,
         link=link,
-        author=_shorten(clean_text(author), MAX_NAME),
+        author=shorten(person_name(author), MAX_NAME),
         overview=overview,
         facts=found.facts,
-        sections=sections,
+        sections=found.sections if defined else (),
         verdict=found.verdict,
-        grade=found.grade,
+        grade=grade,
         image=image,
+        guid=guid,
+        tags=tags,
     )
-    return review, warnings
+    return review, warnings + image_warnings
+
+
+def _image(
+    offers: list[ImageOffer], what: str, title: str, credit: str
+) -> tuple[Image | None, list[str]]:
+    warnings: list[str] = []
+    for offer in images.choose(offers):
+        try:
+            image = Image(
+                url=offer.url.strip(),
+                alt=clean_text(offer.alt) or title,
+                credit=credit or offer.credit,
+                width=offer.width,
+                height=offer.height,
+            )
+        except ReviewError:
+            warnings.append(f"{what}: image {offer.url[:80]!r} is not an http(s) URL; skipped")
+            continue
+        return image, warnings
+    return None, warnings

@@ -2,32 +2,34 @@
 
 The body is fetched with ``digest.sources.http`` (limits, address checks, conditional GET) and
 then recognised by its first element or brace: a JSON Feed is read here with ``json``; XML is
-first parsed with defusedxml, which refuses entity declarations (billion laughs) and external
-entities before feedparser ever sees the bytes, and an HTML page served in place of a feed is
+decoded to UTF-8 the way feedparser decodes it, then checked by ``digest.collect.xmlguard``,
+which refuses entity declarations (billion laughs) and external entities in every encoding
+before feedparser ever sees the bytes, and an HTML page served in place of a feed is
 named as such. feedparser is only ever handed bytes through a file object — never a URL or a
-string it might take for a local path.
+string it might take for a local path — and, past 256 KB, in a child process killed at the
+deadline (``digest.collect.parse``).
 """
 
 from __future__ import annotations
 
-import io
 import re
 import sqlite3
-import xml.etree.ElementTree as ET  # only for its ParseError type; parsing is defused
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
-import feedparser
 import httpx
 
 from digest import config as cfg
-from digest.collect.base import SourceResult
+from digest.collect.base import Deadline, SourceResult
+from digest.collect.dates import DateReader, unambiguous
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
+from digest.collect.feedparts import FeedContext, entry_tags, first_person
 from digest.collect.http import FetchResult, fetch_with
 from digest.collect.jsonfeed import is_json_feed, read_json_feed
+from digest.collect.parse import parse_feed
 from digest.collect.sanitize import clean_text, html_to_line
+from digest.collect.xmlguard import refuse_entities, root_element, to_utf8
 from digest.errors import ReviewError, SourceError
 from digest.models import Problem, Review
 
@@ -37,8 +39,6 @@ _ACCEPT = (
     "application/feed+json, application/rss+xml, application/atom+xml, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
-_PROLOGUE_RE = re.compile(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>|\s+", re.S | re.I)
-_ROOT_RE = re.compile(r"<([A-Za-z][\w:.-]*)")
 #: feedparser "errors" that only mean it had to guess the charset; the text still reads fine.
 _CHARSET_NOTES = ("CharacterEncodingOverride", "CharacterEncodingUnknown", "NonXMLContentType")
 
@@ -60,7 +60,16 @@ class FeedSource:
         self.conn = conn
         self.label = entry.label
 
-    def collect(self, *, now: datetime) -> SourceResult:
+    def collect(
+        self, *, now: datetime, since: datetime | None = None, until: datetime | None = None
+    ) -> SourceResult:
+        # A feed holds what it holds: the period is applied by selection, not by the fetch.
+        deadline = Deadline(self.settings.http.total_timeout, self.label)
+        self.dates = DateReader(
+            ZoneInfo(self.settings.source_timezone(self.entry)),
+            self.settings.source_timezone(self.entry),
+            key=f"{self.settings.source_key(self.entry)}.timezone",
+        )
         fetched = fetch_with(
             self.client,
             self.entry.url,
@@ -70,11 +79,12 @@ class FeedSource:
             accept=_ACCEPT,
         )
         if is_json_feed(fetched.body, fetched.content_type):
-            items, problems = read_json_feed(fetched.body, self.label, self._where())
+            items, problems = read_json_feed(fetched.body, self.label, self._where(), self.dates)
         else:
-            items, problems = self._read_xml(fetched)
+            items, problems = self._read_xml(fetched, deadline)
         reviews: list[Review] = []
         for item in items[:MAX_ENTRIES]:
+            deadline.check()
             try:
                 review, warnings = item.to_review(self.label, now)
             except ReviewError as e:
@@ -88,6 +98,8 @@ class FeedSource:
                     self.label, f"the feed has {len(items)} entries; read the first {MAX_ENTRIES}"
                 )
             )
+        zoneless = self.dates.problem(self.label)
+        problems.extend([zoneless] if zoneless else [])
         return SourceResult(reviews=tuple(reviews), problems=tuple(problems))
 
     def _where(self) -> str:
@@ -97,27 +109,23 @@ class FeedSource:
             return "check the url of this source"
         return f"check sources[{index}].url in {self.settings.path.name}"
 
-    def _read_xml(self, fetched: FetchResult) -> tuple[list[Any], list[Problem]]:
+    def _read_xml(
+        self, fetched: FetchResult, deadline: Deadline
+    ) -> tuple[list[Any], list[Problem]]:
         body = fetched.body
         where = self._where()
         if not body.strip():
             raise SourceError(self.label, f"the URL returned an empty answer, not a feed — {where}")
-        root = _root_element(body)
+        data = to_utf8(body, fetched.headers.get("content-type", ""))
+        root = root_element(data)
         if root == "html" or (root is None and fetched.content_type == "text/html"):
             raise SourceError(self.label, f"the URL returned an HTML page, not a feed — {where}")
-        _refuse_entities(body, self.label)
-        parsed = feedparser.parse(
-            io.BytesIO(body),
-            response_headers={
-                "content-type": fetched.headers.get("content-type", "application/xml"),
-                "content-location": fetched.url,
-            },
-            sanitize_html=False,  # nh3 sanitises every piece of HTML we keep
-            resolve_relative_uris=False,
-        )
+        refuse_entities(data, self.label)
+        # The very bytes the checks read, already UTF-8; a big document in a child process.
+        parsed = parse_feed(data, fetched.url, deadline)
         problems: list[Problem] = []
-        error = parsed.get("bozo_exception")
-        if parsed.get("bozo") and type(error).__name__ not in _CHARSET_NOTES:
+        error = parsed.error or parsed.error_type
+        if parsed.bozo and parsed.error_type not in _CHARSET_NOTES:
             if not parsed.entries:
                 raise SourceError(self.label, f"not a readable feed ({_describe(error)}) — {where}")
             problems.append(
@@ -129,49 +137,13 @@ class FeedSource:
             )
         elif not parsed.version and not parsed.entries and root not in ("rss", "feed", "rdf:rdf"):
             raise SourceError(self.label, f"not an RSS, Atom or JSON feed — {where}")
-        return [_XmlEntry(e) for e in parsed.entries], problems
+        context = FeedContext.of(parsed, self.dates)
+        return [_XmlEntry(e, context) for e in parsed.entries], problems
 
 
 def _describe(error: object) -> str:
     text = clean_text(str(error or "unknown error"))
     return text[:200] or type(error).__name__
-
-
-def _root_element(body: bytes) -> str | None:
-    """The first element's name (lower-case), looked for past the XML prologue."""
-    head = body[:8192]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = head.decode("utf-16", errors="ignore")
-    else:
-        text = head.decode("latin-1").lstrip("\ufeff").removeprefix("\xef\xbb\xbf")
-    rest = _PROLOGUE_RE.sub("", text[:8192], count=0)
-    m = _ROOT_RE.match(rest.lstrip())
-    if m:
-        return m.group(1).lower()
-    if re.match(r"\s*<!doctype\s+html", text, re.I):
-        return "html"
-    return None
-
-
-def _refuse_entities(body: bytes, label: str) -> None:
-    """Refuse entity declarations and external references before feedparser parses anything."""
-    try:
-        SafeET.fromstring(body)
-    except defusedxml.DefusedXmlException as e:
-        raise SourceError(
-            label,
-            f"the feed declares XML entities or external references ({type(e).__name__}); "
-            "refused, as they can exhaust memory or read local files",
-        ) from e
-    except ET.ParseError:
-        # Malformed: feedparser's lenient reader may still recover entries — but never expand
-        # an entity declaration hidden after the point where the strict parse gave up.
-        if re.search(rb"<!\s*ENTITY", body, re.I) or re.search(
-            "<!\\s*ENTITY".encode("utf-16-le"), body, re.I
-        ):
-            raise SourceError(
-                label, "the feed declares XML entities; refused, as they can exhaust memory"
-            ) from None
 
 
 def _struct_time(value: Any) -> datetime | None:
@@ -199,34 +171,50 @@ def _text_of(detail: Any, fallback: Any) -> str:
 class _XmlEntry:
     """One RSS item or Atom entry as feedparser read it."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, context: FeedContext) -> None:
         self.raw = raw
+        self.context = context
 
     def to_review(self, source: str, now: datetime) -> tuple[Review, list[str]]:
         e = self.raw
         title = _text_of(e.get("title_detail"), e.get("title"))
         link = e.get("link") if isinstance(e.get("link"), str) else None
-        key = str(e.get("id") or link or title)
-        # Plain dict lookups: feedparser's own mapping between these keys warns on access.
-        published = _struct_time(dict.get(e, "published_parsed")) or _struct_time(
-            dict.get(e, "updated_parsed")
-        )
+        ident = dict.get(e, "id")
+        guid = ident if isinstance(ident, str) and ident.strip() else None
+        key = str(guid or link or title)
         if not title:
             raise ReviewError(f"entry {key[:80]!r} has no title; skipped")
-        published = check_date(published, now, f"entry {title[:80]!r}")
-        author_detail = e.get("author_detail")
-        author = author_detail.get("name") if isinstance(author_detail, dict) else None
+        published = check_date(self._published(), now, f"entry {title[:80]!r}")
         html = self._content()
+        summary = self.raw.get("summary")
         return build_review(
             source=source,
             key=key,
             title=title,
             link=link,
             published=published,
-            author=author if isinstance(author, str) else str(e.get("author") or ""),
+            author=first_person(e, self.context),
             html=html,
             offers=self._offers(title),
+            guid=guid,
+            summary=summary if isinstance(summary, str) and summary != html else "",
+            tags=entry_tags(e),
+            element_grade=self.context.element_grade(e),
         )
+
+    def _published(self) -> datetime | None:
+        """The entry's date read as its format defines it (``dates.DateReader``), falling
+        back to feedparser's reading for forms only it knows."""
+        e = self.raw
+        for raw_key in ("published", "updated"):
+            # Plain dict lookups: feedparser's own mapping between these keys warns on access.
+            raw, parsed = dict.get(e, raw_key), _struct_time(dict.get(e, f"{raw_key}_parsed"))
+            if parsed is not None and unambiguous(raw):
+                return parsed  # an explicit zone, a 24-hour clock: feedparser read it right
+            when = self.context.dates.read(raw) or parsed
+            if when is not None:
+                return when
+        return None
 
     def _content(self) -> str:
         """content:encoded / Atom content when present (the longest), else the summary."""

@@ -33,7 +33,7 @@ Title and date when the file does not give them
     The title comes from the file name: ``the-understudy.txt`` → "The Understudy" (a leading
     ``2026-11-20-`` is read as the date). The date is the file's modification time, so the
     bundled samples, which have no ``Date:``, fall inside the current window on a fresh clone.
-    A date without a time zone is read in the newsletter's time zone.
+    A date without a time zone is read in the source's ``timezone:``, else the newsletter's.
 
 A file with no recognisable label (no ``Overview:``, ``Rating:`` or section heading) is
 reported as a problem and skipped; so is an unreadable file. A rating that is not a grade or
@@ -46,6 +46,7 @@ import re
 import sqlite3
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import frontmatter
 import httpx
@@ -53,7 +54,14 @@ import yaml
 
 from digest import config as cfg
 from digest.collect.base import SourceResult
-from digest.collect.fields import parse_date, parse_review_text, read_headers, split_header_block
+from digest.collect.fields import (
+    paragraphs,
+    parse_date,
+    parse_review_text,
+    read_headers,
+    split_header_block,
+)
+from digest.collect.overview import first_real_paragraph, shorten
 from digest.errors import ReviewError, SourceError
 from digest.models import Grade, Image, Problem, Review
 
@@ -98,7 +106,9 @@ class FolderSource:
         self.settings = settings
         self.label = entry.label
 
-    def collect(self, *, now: datetime) -> SourceResult:
+    def collect(
+        self, *, now: datetime, since: datetime | None = None, until: datetime | None = None
+    ) -> SourceResult:
         folder = self.entry.path
         if not folder.is_dir():
             raise SourceError(
@@ -115,7 +125,7 @@ class FolderSource:
                 continue
             try:
                 review, warnings = read_review_file(
-                    path, source=self.label, tz=self.settings.newsletter.tz
+                    path, source=self.label, tz=ZoneInfo(self.settings.source_timezone(self.entry))
                 )
             except ReviewError as e:
                 problems.append(Problem(self.label, str(e)))
@@ -241,7 +251,7 @@ def read_review_file(path: Path, *, source: str, tz: tzinfo) -> tuple[Review, li
         key=path.name,
         link=link,
         author=str(header.get("author", "")),
-        overview=fields.overview,
+        overview=fields.overview or shorten(first_real_paragraph(paragraphs(body)), 400),
         facts=fields.facts,
         sections=fields.sections,
         verdict=fields.verdict,

@@ -10,8 +10,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from digest.collect.dates import DateReader
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
 from digest.collect.sanitize import clean_text, html_to_line
+from digest.config import slugify
 from digest.errors import ReviewError, SourceError
 from digest.models import Problem, Review
 
@@ -25,7 +27,9 @@ def is_json_feed(body: bytes, content_type: str) -> bool:
     return body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
-def read_json_feed(body: bytes, label: str, where: str) -> tuple[list[Any], list[Problem]]:
+def read_json_feed(
+    body: bytes, label: str, where: str, dates: DateReader | None = None
+) -> tuple[list[Any], list[Problem]]:
     """The feed's items (each with ``to_review``) and problems with single items."""
     try:
         document = json.loads(body.decode("utf-8-sig"))
@@ -46,9 +50,10 @@ def read_json_feed(body: bytes, label: str, where: str) -> tuple[list[Any], list
     problems: list[Problem] = []
     found: list[Any] = []
     feed_author = _author_name(document)
+    dates = dates or DateReader(UTC, "UTC")
     for number, item in enumerate(items, 1):
         if isinstance(item, dict):
-            found.append(_JsonItem(item, feed_author))
+            found.append(_JsonItem(item, feed_author, dates))
         else:
             problems.append(Problem(label, f"item {number} is not an object; skipped"))
     return found, problems
@@ -69,21 +74,13 @@ def _author_name(obj: dict[str, Any]) -> str:
     return _str(author, "name") if isinstance(author, dict) else ""
 
 
-def _date(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    # RFC 3339 requires an offset; a feed that leaves it out most likely means UTC.
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
 class _JsonItem:
-    def __init__(self, raw: dict[str, Any], feed_author: str) -> None:
+    def __init__(self, raw: dict[str, Any], feed_author: str, dates: DateReader) -> None:
         self.raw = raw
         self.feed_author = feed_author
+        # JSON Feed asks for RFC 3339; feeds also write RFC 822, and some leave the zone out
+        # (read in the source's timezone and reported, see ``digest.collect.dates``).
+        self.dates = dates
 
     def to_review(self, source: str, now: datetime) -> tuple[Review, list[str]]:
         item = self.raw
@@ -94,14 +91,15 @@ class _JsonItem:
         title = html_to_line(_str(item, "title"))
         if not title:
             raise ReviewError(f"item {key[:80]!r} has no title; skipped")
-        published = _date(_str(item, "date_published")) or _date(_str(item, "date_modified"))
+        published = self.dates.read(_str(item, "date_published")) or self.dates.read(
+            _str(item, "date_modified")
+        )
         published = check_date(published, now, f"item {title[:80]!r}")
         html = _str(item, "content_html")
+        summary = _as_html(_str(item, "summary"))
         if not html:
-            from html import escape
-
-            text = _str(item, "content_text") or _str(item, "summary")
-            html = "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n"))
+            html = _as_html(_str(item, "content_text")) or summary
+        tags = item.get("tags")
         return build_review(
             source=source,
             key=key or title,
@@ -111,6 +109,13 @@ class _JsonItem:
             author=clean_text(_author_name(item) or self.feed_author),
             html=html,
             offers=self._offers(),
+            guid=str(ident) if isinstance(ident, str | int) and str(ident).strip() else None,
+            summary=summary if summary != html else "",
+            tags=tuple(
+                slugify(t)
+                for t in (tags if isinstance(tags, list) else [])[:50]
+                if isinstance(t, str) and slugify(t)
+            ),
         )
 
     def _offers(self) -> list[ImageOffer]:
@@ -131,3 +136,9 @@ class _JsonItem:
                     )
                 )
         return offers
+
+
+def _as_html(text: str) -> str:
+    from html import escape
+
+    return "".join(f"<p>{escape(p)}</p>" for p in text.split("\n\n") if p.strip())

@@ -6,15 +6,18 @@ frames, forms, SVG and objects *with their content*, strips every event handler 
 attribute, and keeps only absolute http(s) links and image sources. Only then is the markup
 read, by ``html_to_paragraphs``, into the plain text a ``Review`` holds.
 
-Absurd input is bounded rather than trusted: the HTML is cut at ``MAX_HTML_CHARS``, nesting is
-flattened beyond ``MAX_DEPTH`` before the sanitiser sees it (html5ever's tree building slows
-down with the square of the depth), and the text is capped per paragraph and in count. The
+Absurd input is bounded rather than trusted: the HTML is cut at ``MAX_HTML_CHARS``; past its
+``MAX_TAGS``-th ``<`` it loses its tags; nesting is flattened beyond ``MAX_DEPTH`` (and
+formatting elements beyond ``MAX_FORMATTING``), with end tags that close nothing dropped,
+before the sanitiser sees it (html5ever's tree building slows down with the square of the
+depth); and the text is capped per paragraph and in count. The
 reader is a streaming ``html.parser`` over the sanitised markup, so no depth can recurse.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from typing import Literal
 
@@ -24,6 +27,11 @@ import nh3
 MAX_HTML_CHARS = 2_000_000
 #: Open elements kept nested; deeper tags are dropped and their text kept.
 MAX_DEPTH = 100
+#: Formatting elements (``<b>``, ``<em>`` …) kept open at once: the tree builder re-opens every
+#: one of them in each new paragraph, so their depth multiplies the sanitised output.
+MAX_FORMATTING = 12
+#: Tags read in one piece of HTML (a long review has a few hundred); later ones are dropped.
+MAX_TAGS = 5_000
 MAX_PARAGRAPH_CHARS = 20_000
 MAX_PARAGRAPHS = 1_000
 
@@ -38,7 +46,12 @@ DROPPED_WITH_CONTENT = frozenset(
     | {"select", "button", "title", "xmp"}
 )
 #: ``"*"`` empty: no attribute is allowed on every tag (ammonia's default allows lang, title).
-ALLOWED_ATTRIBUTES = {"*": set(), "a": {"href"}, "img": {"src", "alt", "width", "height"}}
+#: ``srcset`` is kept only to read an image's renditions; each URL in it is checked when chosen.
+ALLOWED_ATTRIBUTES = {
+    "*": set(),
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height", "srcset"},
+}
 
 #: Elements that end one paragraph of text and start the next.
 _BLOCKS = frozenset(
@@ -53,27 +66,76 @@ _SELF_CLOSING = frozenset(
     | {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
     | {"track", "wbr", "param", "keygen"}
 )
+#: HTML's "active formatting elements", which the tree builder reconstructs after a block.
+_FORMATTING = frozenset(
+    {"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong"}
+    | {"tt", "u"}
+)
 #: Stops at the next "<" so a run of unterminated tags can't make the scan quadratic.
 _TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
+#: A tag, or any other "<", in markup past ``MAX_TAGS``.
+_PAST_CAP_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>|<")
 #: C0/C1 controls and bidi overrides have no place in a title or paragraph.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def _cap_tags(html: str) -> str:
+    """Markup past the ``MAX_TAGS``-th ``<`` loses its tags and keeps its text.
+
+    Whatever the tags are, the sanitiser's work grows with their number (misnested or stray
+    ones can make it quadratic), and no tag can begin without a ``<``: counting them bounds the
+    work even for markup the scan in ``_flatten`` reads differently from the sanitiser.
+    """
+    parts = html.split("<", MAX_TAGS)
+    if len(parts) <= MAX_TAGS:
+        return html
+    rest = _PAST_CAP_RE.sub(_past_cap, re.sub(r"<[^<>]*\Z", "", "<" + parts[-1]))
+    return "<".join(parts[:-1]) + re.sub(r"(?:<br>\s*)+", "<br>", rest)
+
+
+def _past_cap(m: re.Match[str]) -> str:
+    """A tag past the cap goes, but a block tag still ends its paragraph (as a void ``<br>``);
+    a ``<`` that starts no tag is text."""
+    if m.group(2) is None:
+        return "&lt;"
+    return "<br>" if m.group(2).lower() in _BLOCKS else ""
+
+
 def _flatten(html: str) -> str:
-    """Drop tags nested deeper than ``MAX_DEPTH``, keeping their text."""
+    """Drop tags nested deeper than ``MAX_DEPTH``, and end tags that close nothing open.
+
+    Depth is counted on a stack of the elements kept open, as the sanitiser's tree builder
+    counts it: a stray end tag (``</q>`` with no ``<q>`` open) closes nothing, so it can't
+    make room for one more level — it is dropped, as each one would cost the tree builder a
+    search of every open element.
+    """
     if html.count("<") <= MAX_DEPTH:
         return html
     out: list[str] = []
-    depth = 0
+    kept: list[str] = []  # the open elements kept, outermost first
+    dropped: Counter[str] = Counter()  # start tags dropped for depth, their end tags due
     last = 0
     for m in _TAG_RE.finditer(html):
         name = m.group(2).lower()
         if name in _SELF_CLOSING:
             continue
-        closing = bool(m.group(1))
-        too_deep = depth >= MAX_DEPTH if not closing else depth > MAX_DEPTH
-        depth = max(depth - 1, 0) if closing else depth + 1
-        if too_deep:
+        keep = True
+        if not m.group(1):
+            keep = len(kept) < MAX_DEPTH and (
+                name not in _FORMATTING or sum(k in _FORMATTING for k in kept) < MAX_FORMATTING
+            )
+            if keep:
+                kept.append(name)
+            else:
+                dropped[name] += 1
+        elif dropped[name]:
+            dropped[name] -= 1
+            keep = False
+        elif name in kept:
+            del kept[len(kept) - 1 - kept[::-1].index(name) :]
+        else:
+            keep = False
+        if not keep:
             out.append(html[last : m.start()])
             last = m.end()
     if not out:
@@ -91,7 +153,7 @@ def clean_html(html: str, *, base_url: str | None = None) -> str:
     relative: Literal["deny"] | tuple[Literal["rewrite_with_base"], str] = "deny"
     if base_url and base_url.lower().startswith(("http://", "https://")):
         relative = ("rewrite_with_base", base_url)
-    html = _flatten(html[:MAX_HTML_CHARS])
+    html = _flatten(_cap_tags(html[:MAX_HTML_CHARS]))
     try:
         return _clean(html, relative)
     except ValueError:  # a base URL the sanitiser can't parse: drop relative URLs instead
@@ -122,7 +184,7 @@ class _TextReader(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.paragraphs: list[str] = []
-        self.images: list[tuple[str, str, str, str]] = []
+        self.images: list[tuple[str, str, str, str, str]] = []
         self._current: list[str] = []
         self._size = 0
 
@@ -133,7 +195,7 @@ class _TextReader(HTMLParser):
             found = {k: v or "" for k, v in attrs}
             self.images.append(
                 (found.get("src", ""), found.get("alt", ""), found.get("width", ""),
-                 found.get("height", ""))
+                 found.get("height", ""), found.get("srcset", ""))
             )  # fmt: skip
 
     def handle_endtag(self, tag: str) -> None:
@@ -177,6 +239,6 @@ def html_to_line(html: str) -> str:
 
 
 def read_html(html: str, *, base_url: str | None = None) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Paragraphs and images ``(src, alt, width, height)`` of ``html``, sanitised first."""
+    """Paragraphs and images ``(src, alt, width, height, srcset)`` of ``html``, sanitised first."""
     reader = _read(clean_html(html, base_url=base_url))
     return reader.paragraphs, list(reader.images)

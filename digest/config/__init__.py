@@ -17,8 +17,10 @@ from digest.config.schema import (
     Signup,
     Smtp,
     SourceConfig,
+    SourceFilter,
     WordPressSettings,
     parse_duration,
+    slugify,
 )
 
 __all__ = [
@@ -36,9 +38,11 @@ __all__ = [
     "Signup",
     "Smtp",
     "SourceConfig",
+    "SourceFilter",
     "WordPressSettings",
     "default_config_path",
     "load_config",
     "parse_config",
     "parse_duration",
+    "slugify",
 ]

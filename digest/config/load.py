@@ -43,7 +43,10 @@ def load_config(path: str | Path | None = None) -> Config:
 def parse_config(text: str, path: Path) -> Config:
     shown = str(path)
     try:
+        _check_tokens(text, shown)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None:
+            _refuse_duplicates(node, (), shown)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
@@ -55,6 +58,9 @@ def parse_config(text: str, path: Path) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(shown, "expected a mapping of keys (newsletter:, sources:, …) at the top")
     lines = _key_lines(node)
+    for key in _FILLED_IN:
+        if key in raw:  # digest sets these itself: the file's value would silently be dropped
+            raise ConfigError(shown, _UNKNOWN, key=key, line=lines.get((key,)))
     try:
         config = Config.model_validate({**raw, "path": path.resolve()})
     except ValidationError as e:
@@ -67,6 +73,71 @@ def parse_config(text: str, path: Path) -> Config:
         message = _explain(err, missing=missing)
         raise ConfigError(shown, message, key=key, line=_line_for(lines, loc)) from None
     return _resolve_paths(config)
+
+
+#: Levels of nesting allowed (config.yaml needs four); PyYAML composes recursively.
+MAX_NESTING = 40
+#: Fields of ``Config`` digest fills in itself, never read from the file.
+_FILLED_IN = ("path",)
+_UNKNOWN = "unknown key; check its spelling against the config reference in the README"
+_OPENS = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSES = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _check_tokens(text: str, shown: str) -> None:
+    """Refuse, before anything is composed, nesting past ``MAX_NESTING`` and YAML aliases.
+
+    The scanner is a loop, not a recursion, so this is safe on any input. Aliases are refused
+    outright: a few hundred bytes of them expand to billions of values.
+    """
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        line = token.start_mark.line + 1
+        if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
+            raise ConfigError(
+                shown,
+                "YAML anchors and aliases (&name, *name) are not allowed in config.yaml; "
+                "write the value out in full",
+                line=line,
+            )
+        if isinstance(token, _OPENS):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ConfigError(
+                    shown,
+                    f"nested more than {MAX_NESTING} levels deep; config.yaml needs only a few "
+                    "(see the config reference in the README)",
+                    line=line,
+                )
+        elif isinstance(token, _CLOSES):
+            depth -= 1
+
+
+def _refuse_duplicates(node: yaml.Node, here: tuple[object, ...], shown: str) -> None:
+    """A key given twice in one mapping, at any level, is an error naming both lines."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else id(k)
+            line = k.start_mark.line + 1
+            name = ".".join(str(p) for p in (*here, key))
+            if key in seen:
+                raise ConfigError(
+                    shown,
+                    f"duplicate key (first given on line {seen[key]}); keep one of the two",
+                    key=name,
+                    line=line,
+                )
+            seen[key] = line
+            _refuse_duplicates(v, (*here, key), shown)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicates(item, (*here, i), shown)
 
 
 def _is_union_tag(part: object) -> bool:
@@ -86,7 +157,7 @@ def _explain(err: Any, *, missing: list[str] | None = None) -> str:
             )
         close = difflib.get_close_matches(name, missing or [], n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        return f"unknown key; {hint}check its spelling against the config reference in the README"
+        return f"unknown key; {hint}{_UNKNOWN.removeprefix('unknown key; ')}"
     if kind == "missing":
         return "this key is required"
     if kind == "union_tag_invalid":
@@ -147,7 +218,13 @@ def _resolve_paths(config: Config) -> Config:
     if config.smtp and config.smtp.ca_file:
         update["smtp"] = config.smtp.model_copy(update={"ca_file": res(config.smtp.ca_file)})
     if config.dkim:
-        update["dkim"] = config.dkim.model_copy(update={"key_file": res(config.dkim.key_file)})
+        ed_key = config.dkim.ed25519_key_file
+        update["dkim"] = config.dkim.model_copy(
+            update={
+                "key_file": res(config.dkim.key_file),
+                "ed25519_key_file": ed_key and res(ed_key),
+            }
+        )
     resolved = config.model_copy(update=update)
     if resolved.templates is not None and not resolved.templates.is_dir():
         raise ConfigError(

@@ -33,7 +33,10 @@ from pydantic import (
     model_validator,
 )
 
+from digest.config.filters import SourceFilter, check_timezone, slugify
 from digest.errors import ConfigError
+
+__all__ = ["SourceFilter", "slugify"]
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "DIGEST_CONFIG"
@@ -105,6 +108,9 @@ class Newsletter(_Model):
     )
     #: Send a short "quiet week" note when a period has no new reviews (default: send nothing).
     quiet_week: bool = False
+    #: Offer ``mailto:`` unsubscribing in List-Unsubscribe. Off until inbound mail is processed:
+    #: an unsubscribe request nobody reads is worse than none (https one-click always works).
+    unsubscribe_mailto: bool = False
 
     @field_validator("base_url")
     @classmethod
@@ -136,19 +142,32 @@ class Newsletter(_Model):
         return parseaddr(self.from_)[1]
 
 
-class FolderSettings(_Model):
+class _SourceOptions(_Model):
+    """What every source takes: a name, a timezone for zone-less dates, filters."""
+
+    name: str = ""
+    #: Zone-less dates from this source are read in this zone (default: newsletter.timezone).
+    timezone: str | None = None
+    include: SourceFilter | None = None
+    exclude: SourceFilter | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else check_timezone(v)
+
+
+class FolderSettings(_SourceOptions):
     type: Literal["folder"]
     path: Path
-    name: str = ""
 
     @property
     def label(self) -> str:
         return self.name or f"folder:{self.path.name}"
 
 
-class _NetworkSource(_Model):
+class _NetworkSource(_SourceOptions):
     url: str
-    name: str = ""
     #: Allow loopback / private / link-local targets (intranets, tests). Off by default.
     allow_private: bool = False
 
@@ -240,6 +259,17 @@ class Dkim(_Model):
     domain: str
     selector: str
     key_file: Path
+    #: An optional second, Ed25519 signature (RFC 8463), beside the RSA one every receiver checks.
+    ed25519_selector: str | None = None
+    ed25519_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _ed25519_pair(self) -> Dkim:
+        if (self.ed25519_selector is None) != (self.ed25519_key_file is None):
+            raise ValueError(
+                "ed25519_selector and ed25519_key_file go together: set both or neither"
+            )
+        return self
 
 
 class Schedule(_Model):
@@ -383,6 +413,17 @@ class Config(_Model):
         """The publication's own templates first, then the bundled ones."""
         own = (self.templates,) if self.templates else ()
         return (*own, BUNDLED_TEMPLATES)
+
+    def source_timezone(self, entry: FolderSettings | FeedSettings | WordPressSettings) -> str:
+        """The zone a source's zone-less dates are read in: its own, else the newsletter's."""
+        return entry.timezone or self.newsletter.timezone
+
+    def source_key(self, entry: FolderSettings | FeedSettings | WordPressSettings) -> str:
+        """``sources[N]`` for messages that name where in config.yaml to fix something."""
+        try:
+            return f"sources[{self.sources.index(entry)}]"
+        except ValueError:
+            return "sources"
 
 
 def _is_loopback(host: str) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digest.deliver.message import DkimSigner, MessageTemplate, Recipient
+from digest.deliver.message import MessageTemplate, Recipient
 from digest.deliver.transport import Attempt, Session, Transport
 from digest.errors import ConnectFailed, DeliveryError, DigestError, RecipientError
 from digest.state import db, ledger
@@ -72,7 +72,6 @@ class _Worker(threading.Thread):
         *,
         transport: Transport,
         template: MessageTemplate,
-        signer: DkimSigner | None,
         state: Path,
         jobs: queue.Queue[Claimed | None],
         results: queue.Queue[Outcome],
@@ -84,7 +83,6 @@ class _Worker(threading.Thread):
         super().__init__(daemon=True)
         self.transport = transport
         self.template = template
-        self.signer = signer
         self.state = state
         self.jobs = jobs
         self.results = results
@@ -137,8 +135,6 @@ class _Worker(threading.Thread):
             data = self.template.render(Recipient(job.email, job.name, job.token))
         except RecipientError as e:
             return Outcome(job.subscriber_id, "failed", str(e), message_id)
-        if self.signer is not None:
-            data = self.signer.sign(data)
         attempt = Attempt("retry")
         for n in range(self.transport.retries + 1):
             if n and self.stop.wait(self.transport.backoff(n - 1)):
@@ -162,7 +158,6 @@ def deliver(
     key: str,
     template: MessageTemplate,
     transport: Transport,
-    signer: DkimSigner | None = None,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
 ) -> DeliveryReport:
@@ -171,7 +166,7 @@ def deliver(
                progress=progress)  # fmt: skip
     alive = _Alive(transport.connections)
     workers = [
-        _Worker(transport=transport, template=template, signer=signer, state=state,
+        _Worker(transport=transport, template=template, state=state,
                 jobs=run.jobs, results=run.results, stop=run.stop, fatal=run.fatal,
                 errors=run.errors, alive=alive)
         for _ in range(transport.connections)

@@ -15,10 +15,16 @@ from digest.deliver.message import MessageTemplate, Recipient
 from digest.errors import DigestError
 from digest.models import RenderedDigest
 from digest.render.compose import NEUTRAL_NAME, neutral_html, neutral_text
+from digest.render.lint import size_line
 
 #: Who the preview message is addressed to: a reserved domain that can never receive mail.
 PREVIEW_ADDRESS = "preview@example.invalid"
 PREVIEW_TOKEN = "preview"  # noqa: S105 — a placeholder unsubscribe token, not a secret
+
+
+def size_report(config: Config, rendered: RenderedDigest) -> str:
+    """The HTML part's decoded and as-sent sizes against the clip budget (``digest build``)."""
+    return size_line(rendered, config.newsletter.base_url)
 
 
 def preview_message(config: Config, rendered: RenderedDigest, *, now: datetime) -> bytes:

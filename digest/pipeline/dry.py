@@ -110,9 +110,6 @@ def send_test_copy(
     token = subscriber.token if subscriber is not None else "test-copy"
     name = subscriber.name if subscriber is not None else ""
     data = template.render(Recipient(address, name, token))
-    signer = dkim_signer(config)
-    if signer is not None:
-        data = signer.sign(data)
     session = transport.open()
     try:
         attempt = session.send(template.sender, address, data, template.message_id(address))
@@ -128,11 +125,12 @@ def _test_template(config: Config, prepared: PreparedIssue) -> MessageTemplate:
     """The test copy's message: the stored issue's rendering, else the fresh one."""
     stored = prepared.stored
     if prepared.state == "stored" and stored is not None and stored.status != "empty":
-        return message_template(config, stored, test_copy=True)
+        return message_template(config, stored, dkim_signer(config), test_copy=True)
     if prepared.rendered is None:
         raise DeliveryError(f"no test copy sent: {prepared.why_nothing}")
     r = prepared.rendered
     return MessageTemplate(
         config=config, issue_key=prepared.period.key, subject=r.subject, html_body=r.html,
         text_body=r.text, markers=r.markers, date=wall_clock(), test_copy=True,
+        signer=dkim_signer(config),
     )  # fmt: skip

@@ -111,10 +111,14 @@ def prepare_issue(
     stored = ledger.get_issue(conn, period.key) if conn is not None else None
     if use_stored and stored is not None:
         return PreparedIssue(period, "stored", stored=stored)
-    if collection is None:
-        collection = collect(config, now=now, client=client, conn=conn if remember else None)
     sent = ledger.sent_review_ids(conn) if conn is not None else frozenset()
     reach = None if whole_window or conn is None else ledger.carry_since(conn, period)
+    if collection is None:
+        # The window asked of the sources (WordPress filters by it) reaches back as selection does.
+        collection = collect(
+            config, now=now, since=reach or period.start, until=period.end, client=client,
+            conn=conn if remember else None,
+        )  # fmt: skip
     selected = select_reviews(
         config, collection, period, already_sent=sent, now=now, carry_since=reach
     )
@@ -122,7 +126,9 @@ def prepare_issue(
         return PreparedIssue(period, "no-sources", stored, collection, selected)
     if not (selected.reviews or config.newsletter.quiet_week):
         return PreparedIssue(period, "nothing-new", stored, collection, selected)
-    rendered = render_digest(config, period, selected.reviews, now=now) if render else None
+    rendered = None
+    if render:
+        rendered = render_digest(config, period, selected.reviews, now=now, window_start=reach)
     return PreparedIssue(period, "ready", stored, collection, selected, rendered)
 
 

@@ -198,7 +198,7 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
         return RunResult(key, "empty", prepared.why_nothing, problems=problems)
     # Everything that can fail on configuration is done before the ledger is written.
     transport = job.transport or make_transport(config)
-    signer = dkim_signer(config)
+    signer = dkim_signer(config)  # before the ledger is written: a bad key file stops here
     if stored is None:
         assert prepared.rendered is not None  # state "ready" with render=True
         rendered = prepared.rendered
@@ -237,8 +237,8 @@ def _send(
 ) -> RunResult:
     key = issue.key
     report = deliver(
-        conn, state=config.state, key=key, template=message_template(config, issue),
-        transport=transport, signer=signer, stop=job.stop, progress=job.progress,
+        conn, state=config.state, key=key, template=message_template(config, issue, signer),
+        transport=transport, stop=job.stop, progress=job.progress,
     )  # fmt: skip
     finished = ledger.finish_if_complete(conn, key, now=wall_clock(), path=config.state)
     if report.error is not None:
@@ -248,20 +248,20 @@ def _send(
 
 
 def message_template(
-    config: Config, issue: StoredIssue, *, test_copy: bool = False
+    config: Config, issue: StoredIssue, signer: DkimSigner | None, *, test_copy: bool = False
 ) -> MessageTemplate:
-    """The message every recipient's copy of ``issue`` is made from, dated now."""
+    """The message every recipient's copy of ``issue`` is made from, dated now; it signs each
+    copy it renders (the body's canonical form is shared across copies)."""
     return MessageTemplate(
         config=config, issue_key=issue.key, subject=issue.subject, html_body=issue.html,
         text_body=issue.text, markers=issue.markers, date=wall_clock(), test_copy=test_copy,
+        nonce=issue.nonce, signer=signer,
     )  # fmt: skip
 
 
 def dkim_signer(config: Config) -> DkimSigner | None:
     """The DKIM signer ``dkim:`` asks for, or ``None``."""
-    if config.dkim is None:
-        return None
-    return DkimSigner(config.dkim.domain, config.dkim.selector, config.dkim.key_file)
+    return None if config.dkim is None else DkimSigner.from_config(config.dkim)
 
 
 def _result(

@@ -9,9 +9,10 @@ characters and marker look-alikes removed, lengths capped), autoescaping is on f
 template except ``*.txt.j2``, and they run in Jinja's sandbox with ``StrictUndefined`` so a typo
 is an error instead of a silent blank.
 
-Gmail clips a message whose HTML passes about 102 KB, hiding the footer and its unsubscribe
-link. We warn past 90 KB and, past ``TRIM_AT``, drop reviews from the end of the list (they are
-linked as "N more reviews on the site") until the HTML fits.
+Gmail clips a message whose HTML part passes about 102 KB as received, hiding the footer and
+its unsubscribe link. The guard measures the part as it will be sent (quoted-printable, the
+longest recipient values in place: ``render.wire``) and, past ``TRIM_AT``, drops reviews from
+the end of the list (they are linked as "N more reviews on the site") until it fits.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ import re
 import textwrap
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -35,20 +35,17 @@ from digest.config import Config
 from digest.errors import RenderError
 from digest.models import Markers, Period, RenderedDigest, Review
 from digest.render.compiler import Compiler
+from digest.render.labels import MONTHS, period_label
 from digest.render.lint import lint
+from digest.render.wire import CLIP_BUDGET, html_part_size
 
-#: Trim the review list when the final HTML would pass this many bytes (Gmail clips ~102 KB
-#: and the sender's unsubscribe URLs add a little).
-TRIM_AT = 100_000
+#: Trim the review list when the HTML part, encoded as sent, would pass this many bytes.
+TRIM_AT = CLIP_BUDGET
 #: Caps on what one card shows, so one absurd review can't fill the message.
 MAX_TITLE = 200
 MAX_OVERVIEW = 600
 MAX_SHORT = 200
 
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 _NOUNS = {1: "day", 7: "week", 14: "fortnight", 28: "month", 30: "month", 31: "month"}
 #: Control characters, line/paragraph separators, bidi overrides (which can make text read
 #: differently from what it is) and BOMs: never wanted in a title or an overview.
@@ -73,6 +70,17 @@ def clean(text: str, limit: int | None = None) -> str:
     return text
 
 
+def picture_box(width: int | None, height: int | None) -> tuple[int, int]:
+    """The box a picture is shown in: 600 px wide, or its own width when narrower (a 460 px
+    picture is not stretched); the height from its declared size (the feed's or the ``<img>``
+    attributes'), else 16:9 (a film still); never taller than wide (square), as
+    ``object-fit: cover`` crops a taller poster rather than letting it fill a phone's screen."""
+    shown = min(600, width) if width and width > 0 else 600
+    if width and height and width > 0 and height > 0:
+        return shown, max(1, min(shown, round(shown * height / width)))
+    return shown, round(shown * 9 / 16)
+
+
 def _card(review: Review) -> dict[str, Any]:
     image = review.image
     https_image = image is not None and image.url.lower().startswith("https://")
@@ -91,27 +99,11 @@ def _card(review: Review) -> dict[str, Any]:
             "credit": clean(image.credit, MAX_SHORT),
             "width": image.width,
             "height": image.height,
+            "box": picture_box(image.width, image.height),
         }
         if image is not None and https_image
         else None,
     }
-
-
-def period_label(period: Period, tz: ZoneInfo) -> str:
-    """``17–23 November 2026`` for the half-open span, in the newsletter's timezone."""
-    first = period.start.astimezone(tz).date()
-    last = (period.end - timedelta(microseconds=1)).astimezone(tz).date()
-
-    def day_month(d: Any) -> str:
-        return f"{d.day} {_MONTHS[d.month - 1]}"
-
-    if first == last:
-        return f"{day_month(first)} {first.year}"
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}–{day_month(last)} {last.year}"
-    if first.year == last.year:
-        return f"{day_month(first)} – {day_month(last)} {last.year}"
-    return f"{day_month(first)} {first.year} – {day_month(last)} {last.year}"
 
 
 def pick_of(reviews: Sequence[Review]) -> Review | None:
@@ -143,7 +135,7 @@ def _context(
         },
         "period": {"key": period.key, "label": period_label(period, news.tz)},
         "period_noun": _NOUNS.get(config.selection.days, "issue"),
-        "today": f"{today.day} {_MONTHS[today.month - 1]} {today.year}",
+        "today": f"{today.day} {MONTHS[today.month - 1]} {today.year}",
         "reviews": cards,
         "pick": cards[0] if pick is not None else None,
         "more": {"count": more, "url": news.base_url},
@@ -273,10 +265,6 @@ def _render_once(
     return subject, preheader, compiled.html, text
 
 
-def _size(html: str) -> int:
-    return len(html.encode("utf-8"))
-
-
 def _fitting_count(tries: list[tuple[int, int]]) -> int:
     """How many cards should fit under ``TRIM_AT``, from the (count, size) of earlier tries.
 
@@ -292,6 +280,23 @@ def _fitting_count(tries: list[tuple[int, int]]) -> int:
     return max(1, min(count - 1, count - drop))
 
 
+def _notes(reviews: Sequence[Review], included: Sequence[Review]) -> list[str]:
+    """What ``render_digest`` tells the editor beside the lint: trimming, images left out."""
+    notes = []
+    if len(included) < len(reviews):
+        notes.append(
+            f"trimmed to {len(included)} of {len(reviews)} reviews so Gmail does not clip "
+            f"the message at 102 KB as sent; the other {len(reviews) - len(included)} are linked "
+            "as more reviews on the site"
+        )
+    for review in included:
+        if review.image is not None and not review.image.url.lower().startswith("https://"):
+            notes.append(
+                f"{review.title[:80]}: image {review.image.url[:80]} is not https; left out"
+            )
+    return notes
+
+
 def render_digest(
     config: Config,
     period: Period,
@@ -299,45 +304,41 @@ def render_digest(
     *,
     now: datetime,
     timings: Timings | None = None,
+    window_start: datetime | None = None,
 ) -> RenderedDigest:
     """Render the issue for ``period``; with no reviews, the short quiet-week note.
 
     ``now`` is when the issue is rendered (``today`` in templates). Whether an empty
     period is sent at all is the caller's decision (``newsletter.quiet_week``).
     ``timings``, when given, receives seconds per stage (jinja, mjml, premailer, text).
+    ``window_start``: where selection really began, when it reached back before
+    ``period.start`` for what the previous issue left out; the period label names it.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     timings = {} if timings is None else timings
     markers = Markers.make()
+    base = config.newsletter.base_url
+    label_period = period
+    if window_start is not None and window_start < period.start:
+        label_period = dataclasses.replace(period, start=window_start)
     # The pick goes first so that trimming, which cuts from the end, never drops it.
     pick = pick_of(reviews)
     included = [pick, *(r for r in reviews if r is not pick)] if pick else list(reviews)
-    notes: list[str] = []
     env = environment(config)
     with Compiler() as compiler:
         subject, preheader, html, text = _render_once(
-            config, period, included, markers, 0, now, env, compiler, timings
+            config, label_period, included, markers, 0, now, env, compiler, timings
         )
-        tries = [(len(included), _size(html))]
+        tries = [(len(included), html_part_size(html, markers, base))]
         while tries[-1][1] > TRIM_AT and len(included) > 1:
             included = included[: _fitting_count(tries)]
             more = len(reviews) - len(included)
             subject, preheader, html, text = _render_once(
-                config, period, included, markers, more, now, env, compiler, timings
+                config, label_period, included, markers, more, now, env, compiler, timings
             )
-            tries.append((len(included), _size(html)))
-    if len(included) < len(reviews):
-        notes.append(
-            f"trimmed to {len(included)} of {len(reviews)} reviews so Gmail does not clip "
-            f"the message at 102 KB; the other {len(reviews) - len(included)} are linked as "
-            "more reviews on the site"
-        )
-    for review in included:
-        if review.image is not None and not review.image.url.lower().startswith("https://"):
-            notes.append(
-                f"{review.title[:80]}: image {review.image.url[:80]} is not https; left out"
-            )
+            tries.append((len(included), html_part_size(html, markers, base)))
+    notes = _notes(reviews, included)
     rendered = RenderedDigest(
         period=period,
         reviews=tuple(included),
@@ -347,7 +348,7 @@ def render_digest(
         text=text,
         markers=markers,
     )
-    return dataclasses.replace(rendered, warnings=(*notes, *lint(rendered)))
+    return dataclasses.replace(rendered, warnings=(*notes, *lint(rendered, base)))
 
 
 # ---------------------------------------------------------------------------------------------

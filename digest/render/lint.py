@@ -13,8 +13,9 @@ import lxml.html
 from lxml import etree
 
 from digest.models import RenderedDigest
+from digest.render.wire import CLIP_AT, CLIP_BUDGET, html_part_size
 
-#: Gmail clips the HTML part past about 102 KB; warn with room to spare.
+#: Gmail clips the HTML part past about 102 KB as received; warn (encoded size) with room to spare.
 WARN_AT = 90 * 1024
 _TAG = re.compile(r"</?(?:html|head|body|div|table|td|tr|span|p|a|img|br|mj-[a-z-]+)\b[^>]*>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -29,13 +30,30 @@ def _is_secure(url: str, markers: tuple[str, ...]) -> bool:
     )
 
 
-def _html_findings(rendered: RenderedDigest) -> list[str]:
+def sizes(rendered: RenderedDigest, base_url: str) -> tuple[int, int]:
+    """(decoded, encoded) bytes of the HTML part; encoded = as sent, for the longest recipient."""
+    encoded = html_part_size(rendered.html, rendered.markers, base_url)
+    return len(rendered.html.encode("utf-8")), encoded
+
+
+def size_line(rendered: RenderedDigest, base_url: str) -> str:
+    """One line for ``digest build``: both sizes against the trim budget and Gmail's limit."""
+    decoded, encoded = sizes(rendered, base_url)
+    return (
+        f"HTML part {decoded / 1024:.1f} KB decoded, {encoded / 1024:.1f} KB as sent "
+        f"(quoted-printable, longest recipient); trim budget {CLIP_BUDGET // 1024} KB, "
+        f"Gmail clips at {CLIP_AT // 1024} KB"
+    )
+
+
+def _html_findings(rendered: RenderedDigest, base_url: str) -> list[str]:
     found: list[str] = []
-    size = len(rendered.html.encode("utf-8"))
-    if size > WARN_AT:
+    decoded, encoded = sizes(rendered, base_url)
+    if encoded > WARN_AT:
         found.append(
-            f"the HTML is {size / 1024:.0f} KB; Gmail clips messages past 102 KB and hides "
-            "the footer (fewer reviews or shorter templates keep it under 90 KB)"
+            f"the HTML part is {encoded / 1024:.0f} KB as sent ({decoded / 1024:.0f} KB "
+            f"decoded); Gmail clips past {CLIP_AT // 1024} KB and hides the footer (fewer "
+            f"reviews or shorter templates keep it under {WARN_AT // 1024} KB)"
         )
     if rendered.html.lstrip()[:9].lower() != "<!doctype":
         found.append("the HTML has no doctype; some clients fall back to quirks mode")
@@ -47,6 +65,16 @@ def _html_findings(rendered: RenderedDigest) -> list[str]:
     missing_alt = [img.get("src", "?") for img in doc.iter("img") if not img.get("alt", "").strip()]
     for src in missing_alt[:5]:
         found.append(f"image {src[:100]} has no alt text")
+    unsized = [
+        img.get("src", "?")
+        for img in doc.iter("img")
+        if not (img.get("width", "").isdigit() and img.get("height", "").isdigit())
+    ]
+    for src in unsized[:5]:
+        found.append(
+            f"image {src[:100]} has no numeric width and height; it collapses when images are "
+            "blocked and may overflow on phones"
+        )
     insecure: list[str] = []
     for element, attribute in (("a", "href"), ("img", "src"), ("link", "href")):
         for node in doc.iter(element):
@@ -94,8 +122,9 @@ def _text_findings(rendered: RenderedDigest) -> list[str]:
     return found
 
 
-def lint(rendered: RenderedDigest) -> tuple[str, ...]:
-    """Every finding about the final message, most important first."""
+def lint(rendered: RenderedDigest, base_url: str = "https://example.org") -> tuple[str, ...]:
+    """Every finding about the final message, most important first (``base_url`` goes into the
+    longest unsubscribe link the size check assumes)."""
     found: list[str] = []
     if not rendered.reviews:
         found.append("the digest has no reviews (only the quiet-week note)")
@@ -107,4 +136,4 @@ def lint(rendered: RenderedDigest) -> tuple[str, ...]:
         ]
         if lacks:
             found.append(f"{review.title[:80]!r} has no {' or '.join(lacks)}")
-    return (*found, *_html_findings(rendered), *_text_findings(rendered))
+    return (*found, *_html_findings(rendered, base_url), *_text_findings(rendered))

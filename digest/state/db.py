@@ -35,11 +35,13 @@ callers send nothing when they can't record intent.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from digest.config.usable import folder_problem
 from digest.errors import StateError
 from digest.state import migrations
 from digest.state.migrations import SCHEMA_VERSION as SCHEMA_VERSION
@@ -151,6 +153,32 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def state_problem(path: Path) -> str | None:
+    """Why the state database at ``path`` can't be used, or ``None`` (for ``digest check``).
+
+    An existing file is opened read-only and its schema read; a missing one needs a folder
+    it can be created in. Nothing is written.
+    """
+    if path.is_dir():
+        return f"{path} is a folder, not a state database"
+    if not path.exists():
+        return folder_problem(path.parent)
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        return f"can't use the state database ({e}); {_hint(e)}"
+    if version > SCHEMA_VERSION:
+        return f"written by a newer digest (schema {version}); upgrade digest"
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"{path} or its folder is not writable"
+    return None
 
 
 @contextmanager

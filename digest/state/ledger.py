@@ -14,6 +14,7 @@ Message-ID — never lost.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -48,6 +49,8 @@ class StoredIssue:
     note: str
     created_at: str
     finished_at: str | None
+    #: Random per issue, fixed once recorded: part of every copy's Message-ID.
+    nonce: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,14 @@ def get_issue(conn: sqlite3.Connection, key: str) -> StoredIssue | None:
         note=row["note"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        # Issues recorded before schema 2 have no nonce: one is derived from what is stored
+        # with them (markers are random per render), so their ids still never repeat.
+        nonce=row["nonce"] or _derived_nonce(row["markers"], row["created_at"]),
     )
+
+
+def _derived_nonce(markers: str, created_at: str) -> str:
+    return hashlib.sha256(f"{markers}\0{created_at}".encode()).hexdigest()[:16]
 
 
 def sent_review_ids(conn: sqlite3.Connection) -> frozenset[str]:
@@ -154,8 +164,8 @@ def active_count(conn: sqlite3.Connection) -> int:
 def record_issue(
     conn: sqlite3.Connection, rendered: RenderedDigest, *, now: datetime, path: Path | str
 ) -> int:
-    """Record the issue, one ``pending`` row per active subscriber and its reviews — in ONE
-    transaction, so a failure leaves nothing behind (and nothing is sent). Returns recipients.
+    """Record the issue, a ``pending`` row per active subscriber, its reviews' identities (link
+    and guid) — ONE transaction, so a failure leaves nothing behind. Returns recipients.
     """
     at = stamp(now)
     markers = json.dumps({"unsubscribe_url": rendered.markers.unsubscribe_url,
@@ -189,7 +199,7 @@ def record_issue(
         recipients = cur.rowcount
         conn.executemany(
             "INSERT OR IGNORE INTO issue_reviews (review_id, issue_id, title) VALUES (?, ?, ?)",
-            [(r.id, rendered.period.key, r.title) for r in rendered.reviews],
+            [(i, rendered.period.key, r.title) for r in rendered.reviews for i in r.identities],
         )
     return recipients
 

@@ -30,6 +30,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import jinja2
 import uvicorn
@@ -122,6 +123,28 @@ class RequestLog:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+class CanonicalOrigin:
+    """ASGI middleware: every URL built from a request uses ``newsletter.base_url``'s origin.
+
+    Starlette builds absolute URLs (the trailing-slash redirects, ``request.url``) from the
+    request's scheme and ``Host`` header. Behind a proxy that passes ``Host`` through, that is
+    an open redirect (``/issues/KEY/`` → ``Location: http://<Host>/…``), so the scheme and
+    ``Host`` are replaced with the configured ones before any route sees the request.
+    """
+
+    def __init__(self, app: ASGIApp, base_url: str) -> None:
+        self.app = app
+        parts = urlsplit(base_url)
+        self.scheme = parts.scheme
+        self.host = parts.netloc.encode("idna")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+            scope = {**scope, "scheme": self.scheme, "headers": [(b"host", self.host), *headers]}
+        await self.app(scope, receive, send)
 
 
 class _Site:
@@ -282,7 +305,7 @@ def create_app(config: Config) -> Starlette:
     return Starlette(
         routes=routes,
         exception_handlers={HTTPException: site.not_found, StateError: site.unavailable},
-        middleware=[Middleware(RequestLog)],
+        middleware=[Middleware(RequestLog), Middleware(CanonicalOrigin, site.base_url)],
     )
 
 

@@ -89,7 +89,7 @@ def test_sources_json_has_every_field(tmp_path: Path, reviews: Path) -> None:
     write_config(tmp_path, "  - {type: folder, path: reviews, name: my folder}\n")
     result = run("sources", "--json", cwd=tmp_path)  # ./config.yaml is the default
     assert result.returncode == 0, result.stderr
-    items = json.loads(result.stdout)
+    items = json.loads(result.stdout)["reviews"]
     by_title = {item["title"]: item for item in items}
     assert set(by_title) == {"Piano Men", "No Picture", "[bold red]Loud[/bold red] Title"}
     piano = by_title["Piano Men"]
@@ -150,7 +150,7 @@ def test_since_and_until_choose_the_period(tmp_path: Path, reviews: Path) -> Non
         "sources", "--json", "--since", "2026-01-01", "--until", "2026-01-31", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    assert [item["title"] for item in json.loads(result.stdout)] == ["Old News"]
+    assert [item["title"] for item in json.loads(result.stdout)["reviews"]] == ["Old News"]
     bad = run("sources", "--since", "yesterday", cwd=tmp_path)
     assert bad.returncode != 0
     assert "'yesterday' is not a date like 2026-11-18" in bad.stderr
@@ -158,7 +158,7 @@ def test_since_and_until_choose_the_period(tmp_path: Path, reviews: Path) -> Non
 
 def test_sources_leaves_out_reviews_sent_in_an_earlier_issue(tmp_path: Path, reviews: Path) -> None:
     write_config(tmp_path, "  - {type: folder, path: reviews}\n")
-    first = json.loads(run("sources", "--json", cwd=tmp_path).stdout)
+    first = json.loads(run("sources", "--json", cwd=tmp_path).stdout)["reviews"]
     piano = next(item for item in first if item["title"] == "Piano Men")
     # What the delivery stage records when an issue goes out: the issue and its reviews.
     conn = db.connect(tmp_path / "state" / "digest.sqlite3")
@@ -174,7 +174,7 @@ def test_sources_leaves_out_reviews_sent_in_an_earlier_issue(tmp_path: Path, rev
 
     again = run("sources", "--json", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    titles = [item["title"] for item in json.loads(again.stdout)]
+    titles = [item["title"] for item in json.loads(again.stdout)["reviews"]]
     assert "Piano Men" not in titles and "No Picture" in titles
     table = run("sources", cwd=tmp_path).stdout
     assert "already sent in an earlier issue" in table
@@ -212,7 +212,7 @@ def test_sources_with_a_broken_feed_and_a_duplicate(tmp_path: Path, reviews: Pat
     assert "Traceback" not in result.stdout + result.stderr
     assert "duplicate of “Piano Men” from folder" in result.stdout  # the richer copy wins
     assert "broken feed" in result.stdout
-    titles = [item["title"] for item in json.loads(listed.stdout)]
+    titles = [item["title"] for item in json.loads(listed.stdout)["reviews"]]
     assert titles.count("Piano Men") == 1 and "No Picture" in titles
     assert "problem: broken feed:" in listed.stderr
 
@@ -229,7 +229,8 @@ def test_check_reports_each_source(tmp_path: Path, reviews: Path) -> None:
     lines = result.stdout.splitlines()
     good = next(line for line in lines if "good folder" in line)
     gone = next(line for line in lines if "gone folder" in line)
-    assert "ok" in good and " 4 " in good  # four readable reviews (the old one included)
+    # Four readable reviews: three in this period, the old one outside it; one unreadable file.
+    assert [cell.strip() for cell in good.split("│")[3:7]] == ["ok", "3", "1", "1"]
     assert "does not exist; create it or fix the path" in gone
 
 
@@ -294,7 +295,7 @@ def test_the_bundled_config_lists_the_samples_with_grades(tmp_path: Path) -> Non
     shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
     result = run("sources", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    items = json.loads(result.stdout)
+    items = json.loads(result.stdout)["reviews"]
     assert len(items) >= 10
     grades = {item["grade"] for item in items}
     assert {"A+", "A", "B", "C", "D", "F", None} <= grades

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def test_build_writes_html_text_and_a_complete_message(tmp_path: Path) -> None:
     assert code == 0, output
     assert "6 reviews · subject: The Lantern Keepers (A) and 5 more reviews this week" in output
     assert "lint: no findings" in output
+    # Both sizes of the HTML part: decoded, and as sent (quoted-printable, longest recipient).
+    sizes = re.search(r"lint: size: HTML part ([\d.]+) KB decoded, ([\d.]+) KB as sent", output)
+    assert sizes is not None and float(sizes.group(1)) < float(sizes.group(2)) < 96
     html = (out / "digest.html").read_text(encoding="utf-8")
     text = (out / "digest.txt").read_text(encoding="utf-8")
     assert len(lxml.html.document_fromstring(html).find_class("card")) == 6

@@ -41,7 +41,7 @@ def test_hostile_dates_and_links_in_one_entry_never_sink_the_feed(
 
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    titles = {r["title"]: r for r in json.loads(result.stdout)}
+    titles = {r["title"]: r for r in json.loads(result.stdout)["reviews"]}
     assert set(titles) == {"Good One", "Bracket Link"}
     assert titles["Bracket Link"]["url"] is None
     assert "unexpected error" not in result.stderr
@@ -66,6 +66,6 @@ def test_an_impossible_front_matter_date_skips_only_that_file(tmp_path: Path) ->
     result = digest(config, "sources", "--json", "--since", "2026-01-01")
 
     assert result.returncode == 0, result.stderr
-    assert len(json.loads(result.stdout)) == 6  # the six good files are all still there
+    assert len(json.loads(result.stdout)["reviews"]) == 6  # the six good files are all still there
     assert "leap.md: the front matter has a value YAML can't read" in result.stderr
     assert "unexpected error" not in result.stderr

@@ -406,10 +406,16 @@ def test_entry_without_labels_is_listed_with_its_first_paragraph(
     server: ScriptedServer, tmp_path: Path
 ) -> None:
     html = "<p>A plain post about the festival line-up.</p><p>More words follow.</p>"
-    server.route("/f", rss(rss_item(html=html)), headers=RSS_TYPE)
+    # A description that only repeats the content is no summary of it.
+    server.route("/f", rss(rss_item(html=html, description=html)), headers=RSS_TYPE)
     review = only(collect(tmp_path, server.url("/f")))
     assert review.overview == "A plain post about the festival line-up."
     assert review.grade is None and review.facts is None
+    # A description of its own is the entry's summary: it comes before the first paragraph.
+    server.route("/f", rss(rss_item(html=html)), headers=RSS_TYPE)
+    assert only(collect(tmp_path, server.url("/f"))).overview == (
+        "A short teaser that is not the full review."
+    )
 
 
 def test_entry_without_title_is_a_problem(server: ScriptedServer, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +18,8 @@ from digest.collect.fields import (
     split_overview,
 )
 
-SHARED_SAMPLE = Path(__file__).resolve().parents[3] / "shared/samples/the-confession-tapes.txt"
+SHARED = Path(os.environ.get("DIGEST_SHARED") or Path(__file__).resolve().parents[3] / "shared")
+SHARED_SAMPLE = SHARED / "samples" / "the-confession-tapes.txt"
 
 REVIEW = """\
 Overview: A heist picture set inside a snowed-in ski lodge. Skyline Films; 2025; 15; 1 hr. 42 min.

@@ -120,7 +120,7 @@ def test_images_are_reported_after_cleaning() -> None:
         'alt="good" width="3" height="4">'
     )
     assert paragraphs == ["x"]
-    assert images == [("", "bad", "", ""), ("https://i.example/a.png", "good", "3", "4")]
+    assert images == [("", "bad", "", "", ""), ("https://i.example/a.png", "good", "3", "4", "")]
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,10 @@ import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from support.smtp import NOW, rendered_digest, write_config
 
 from digest.config import load_config
@@ -16,8 +18,14 @@ from digest.deliver.message import MessageTemplate, Recipient, clean_subject
 from digest.errors import RecipientError
 
 
-def _template(tmp_path: Path, **kw: str) -> MessageTemplate:
-    config = load_config(write_config(tmp_path))
+def _template(tmp_path: Path, *, newsletter: dict[str, Any] | None = None, nonce: str = "",
+              **kw: str) -> MessageTemplate:  # fmt: skip
+    path = write_config(tmp_path)
+    if newsletter:
+        data = yaml.safe_load(path.read_text())
+        data["newsletter"].update(newsletter)
+        path.write_text(yaml.safe_dump(data))
+    config = load_config(path)
     r = rendered_digest(config, **kw)
     return MessageTemplate(
         config=config,
@@ -27,6 +35,7 @@ def _template(tmp_path: Path, **kw: str) -> MessageTemplate:
         text_body=r.text,
         markers=r.markers,
         date=NOW,
+        nonce=nonce,
     )
 
 
@@ -58,11 +67,14 @@ def test_each_copy_carries_its_own_link_name_and_headers(tmp_path: Path) -> None
         text, html = _parts(msg)
         assert text.count(url) == 1 and html.count(url) == 1
         assert f"Hello {name}," in text and f"Hello {name}," in html
-        assert msg["List-Unsubscribe"] == (
-            f"<mailto:news@reel.example.org?subject=unsubscribe-{token}>, <{url}>"
-        )
+        # https only: nothing reads the From mailbox yet (newsletter.unsubscribe_mailto: false)
+        assert msg["List-Unsubscribe"] == f"<{url}>"
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert msg["List-Id"] == '"The Test Reel" <the-test-reel.reel.example.org>'
+        assert msg["List-Archive"] == "<https://reel.example.org/issues>"
+        assert msg["List-Help"] == "<mailto:editor@reel.example.org?subject=help>"
+        assert msg["Precedence"] == "bulk" and msg["Auto-Submitted"] == "auto-generated"
+        assert msg["Feedback-ID"] == "2026-W48:the-test-reel:digest:reel.example.org"
         assert msg["From"] == "The Test Reel <news@reel.example.org>"
         assert msg["Reply-To"] == "editor@reel.example.org"
         assert msg["MIME-Version"] == "1.0" and msg["Date"]
@@ -79,7 +91,22 @@ def test_message_id_is_deterministic_per_issue_and_recipient(tmp_path: Path) -> 
     again = _parse(t.render(Recipient("ann@example.org", "Ann", "tok")))["Message-ID"]
     other = _parse(t.render(Recipient("bob@example.org", "Bob", "tok")))["Message-ID"]
     assert first == again != other
-    assert re.fullmatch(r"<2026-W48\.[0-9a-f]{16}@reel\.example\.org>", first)
+    assert re.fullmatch(r"<2026-W48\.[0-9a-f]{24}@reel\.example\.org>", first)
+
+
+def test_mailto_unsubscribe_only_when_switched_on(tmp_path: Path) -> None:
+    t = _template(tmp_path, newsletter={"unsubscribe_mailto": True})
+    msg = _parse(t.render(Recipient("ann@example.org", "Ann", "tokA_1")))
+    assert msg["List-Unsubscribe"] == (
+        "<mailto:news@reel.example.org?subject=unsubscribe-tokA_1>, "
+        "<https://reel.example.org/unsubscribe/tokA_1>"
+    )
+
+
+def test_no_list_help_without_a_reply_to_mailbox(tmp_path: Path) -> None:
+    t = _template(tmp_path, newsletter={"reply_to": None})
+    msg = _parse(t.render(Recipient("ann@example.org", "Ann", "tokA_1")))
+    assert msg["List-Help"] is None and msg["Reply-To"] is None
 
 
 def test_long_and_hostile_values_never_break_the_encoding(tmp_path: Path) -> None:

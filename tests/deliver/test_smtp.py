@@ -120,11 +120,12 @@ def test_maildir_files_hold_exactly_the_bytes_smtp_carries(tmp_path: Path) -> No
     assert set(files) == set(over_smtp)
 
     def normalised(data: bytes) -> bytes:
-        # Each build has its own random MIME boundary and its Date; everything else is equal.
+        # Each build has its own random MIME boundary and its Date, and each state file its own
+        # issue nonce, so its own Message-IDs (never two alike); everything else is equal.
         boundary = re.search(rb'boundary="([^"]+)"', data)
         assert boundary is not None
         data = data.replace(boundary.group(1), b"BOUNDARY")
-        return re.sub(rb"\r\nDate: [^\r]+", b"", data)
+        return re.sub(rb"\r\n(Date|Message-ID): [^\r]+", b"", data)
 
     for to, data in files.items():
         assert data.endswith(b"\r\n") and b"\n" not in data.replace(b"\r\n", b"")

@@ -152,6 +152,7 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
         text_body=r.text,
         markers=r.markers,
         date=NOW,
+        nonce=_stored_nonce(conn),  # the issue's own, as the crashed sender had it
     )
     session = MaildirTransport(config.outbox).open()
     for c in claimed:
@@ -167,6 +168,12 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
     assert sorted(_to(f) for f in files) == sorted(emails)  # exactly one each
     assert all(b"Subject: Stored subject, not re-rendered" in f for f in files)
     assert ledger.sent_review_ids(conn) == frozenset()  # the folder's reviews were never used
+
+
+def _stored_nonce(conn: sqlite3.Connection) -> str:
+    issue = ledger.get_issue(conn, "2026-W48")
+    assert issue is not None and issue.nonce
+    return issue.nonce
 
 
 class _Hooked(MaildirTransport):

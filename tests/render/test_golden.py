@@ -132,3 +132,16 @@ def test_text_part_of_bundled_samples_matches_golden(tmp_path: Path) -> None:
     assert not built.collection.problems
     assert len(built.rendered.reviews) >= 10
     check_golden("bundled-samples.txt", scrub(built.rendered, built.rendered.text))
+
+
+def test_a_picture_narrower_than_the_card_is_not_stretched(tmp_path: Path) -> None:
+    import dataclasses
+
+    first, *rest = sample_reviews()
+    assert first.image is not None
+    narrow = dataclasses.replace(first.image, width=460, height=259)
+    reviews = (dataclasses.replace(first, image=narrow), *rest)
+    rendered = render_digest(make_config(tmp_path), week_period(), reviews, now=NOW)
+    doc = lxml.html.document_fromstring(rendered.html)
+    (img,) = [i for i in doc.iter("img") if i.get("src") == narrow.url]
+    assert (img.get("width"), img.get("height")) == ("460", "259")

@@ -43,21 +43,29 @@ def serve_app(app: Any) -> Iterator[str]:
 
 def _offline(route: Any) -> None:
     url: str = route.request.url
-    if url.startswith(("http://127.0.0.1", "data:", "about:")):
+    if url.startswith(("http://127.0.0.1", "https://127.0.0.1", "data:", "about:")):
         route.continue_()
     else:
         route.fulfill(status=404, body="")
 
 
+def _block_images(route: Any) -> None:
+    if route.request.resource_type == "image":
+        route.abort("blockedbyclient")
+    else:
+        route.fallback()
+
+
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Debian chromium; the test is skipped only when chromium is not installed."""
+def chromium(*extra_args: str) -> Iterator[Any]:
+    """A headless Debian chromium; the test is skipped only when chromium is not installed.
+    ``extra_args``: more command-line switches (e.g. ``--force-dark-mode``)."""
     if not shutil.which(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (.ci/run installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield browser
         finally:
@@ -65,10 +73,18 @@ def chromium() -> Iterator[Any]:
 
 
 @contextmanager
-def page_at(browser: Any, width: int, height: int = 900) -> Iterator[Any]:
-    """A fresh page of the given viewport width that can reach only 127.0.0.1."""
-    context = browser.new_context(viewport={"width": width, "height": height})
+def page_at(
+    browser: Any, width: int, height: int = 900, *, block_images: bool = False
+) -> Iterator[Any]:
+    """A fresh page of the given viewport width that can reach only 127.0.0.1 (its https with
+    a test certificate too). ``block_images``: every image request fails, as in a mail client
+    that blocks remote images (Outlook's default) and shows the alt text instead."""
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, ignore_https_errors=True
+    )
     context.route("**/*", _offline)
+    if block_images:
+        context.route(lambda url: True, _block_images)
     try:
         yield context.new_page()
     finally:

@@ -102,6 +102,7 @@ def rss_item(
     date: str = "Mon, 23 Nov 2026 09:30:00 +0000",
     html: str = HARBOUR_HTML,
     extra: str = "",
+    description: str = "A short teaser that is not the full review.",
 ) -> str:
     date_tag = f"<pubDate>{date}</pubDate>" if date else ""
     return f"""<item>
@@ -110,7 +111,7 @@ def rss_item(
   <guid isPermaLink="false">{guid}</guid>
   {date_tag}
   <dc:creator>{HARBOUR_AUTHOR}</dc:creator>
-  <description>A short teaser that is not the full review.</description>
+  <description>{escape(description)}</description>
   <content:encoded><![CDATA[{html}]]></content:encoded>
   {extra}
 </item>"""

@@ -13,6 +13,7 @@ returns promptly even while a handler hangs or trickles.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -50,13 +51,18 @@ class Request:
 class ScriptedServer:
     """A loopback HTTP/1.0 server serving the routes a test sets."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """``tls``: serve https with this server context (e.g. a trustme certificate)."""
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self.stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
+        self.scheme = "http"
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -67,7 +73,7 @@ class ScriptedServer:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -217,3 +217,28 @@ def test_preview_is_mounted_only_when_enabled(tmp_path: Path) -> None:
         response = httpx.get(f"{base}/preview/text", timeout=60)
         assert response.status_code == 200
         assert "Plain-text part" in response.text and "Test Picture Number 0" in response.text
+
+
+@pytest.mark.parametrize(
+    ("base_url", "path", "expected"),
+    [
+        (BASE, "/issues/2026-W47/", f"{BASE}/issues/2026-W47"),
+        (BASE, "/preview", f"{BASE}/preview/"),
+        (f"{BASE}/letters", "/letters/issues/", f"{BASE}/letters/issues"),
+    ],
+    ids=["trailing-slash", "mount-without-slash", "under-a-prefix"],
+)
+def test_redirects_never_point_at_the_requests_host(
+    tmp_path: Path, base_url: str, path: str, expected: str
+) -> None:
+    # Behind a proxy that passes Host through, a Location built from it is an open redirect.
+    config = write_web_config(
+        tmp_path,
+        newsletter={"title": "T", "from": "news@lateshow.example.org", "base_url": base_url},
+        serve={"preview": True},
+    )
+    add_issue(config, "2026-W47")
+    with running(config) as base, httpx.Client(base_url=base, timeout=20) as site:
+        answer = site.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert answer.is_redirect, answer.status_code
+    assert answer.headers["location"] == expected
