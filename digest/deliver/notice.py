@@ -16,7 +16,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from digest.config import Config
-from digest.deliver.message import DkimSigner, _check_header_value, subject_header
+from digest.deliver.dkim import DkimSigner
+from digest.deliver.headers import check_header_value, subject_header
 from digest.deliver.transport import Transport
 from digest.errors import DeliveryError, RecipientError
 
@@ -25,7 +26,7 @@ def build_notice(
     config: Config, to: str, subject: str, text: str, html: str, *, when: datetime
 ) -> tuple[bytes, str]:
     """The message bytes and its Message-ID."""
-    address = _check_header_value("address", to)
+    address = check_header_value("address", to)
     if "@" not in address:
         raise RecipientError(f"address {address!r} has no domain")
     news = config.newsletter

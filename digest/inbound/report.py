@@ -38,8 +38,8 @@ from digest.status import InboundKind
 #: Our unsubscribe tokens (``secrets.token_urlsafe(32)``) where our copies carry them.
 _TOKEN_IN_TEXT = re.compile(r"(?:/unsubscribe/|subject=unsubscribe-)([A-Za-z0-9_-]{43})\b")
 _UNSUBSCRIBE_SUBJECT = re.compile(r"\s*unsubscribe-([A-Za-z0-9_-]{43})\s*", re.IGNORECASE)
-#: The Message-IDs digest writes: ``<2026-W48.0123456789abcdef@domain>``.
-_OUR_MESSAGE_ID = re.compile(r"<[0-9A-Za-z-]+\.[0-9a-f]{16}@[A-Za-z0-9.-]+>")
+#: The Message-IDs digest writes: ``<2026-W48.<24 hex>@domain>`` (16 before schema 2).
+_OUR_MESSAGE_ID = re.compile(r"<[0-9A-Za-z-]+\.[0-9a-f]{16,32}@[A-Za-z0-9.-]+>")
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _AUTO_SUBJECT = re.compile(
     r"^(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 MAIL = Path(__file__).resolve().parents[1] / "inbound" / "mail"
 TOKEN = "T" * 18 + "okenOfTheReaderForTests01"  # 43 URL-safe characters, like the real ones
-MSGID = "<2026-W48.0123456789abcdef@reel.example.org>"
+MSGID = "<2026-W48.0123456789abcdef01234567@reel.example.org>"
 
 
 def mail(name: str, address: str = "sam@example.net", token: str = TOKEN,
