@@ -5,8 +5,10 @@ is a bug and keeps its traceback.
 
     DigestError
     ├── ConfigError          config.yaml is unreadable or invalid (names file, key, line, fix)
+    ├── PeriodError          --since / --until give no period (it would end before it starts)
     ├── SourceError          one source could not be collected (reported, then skipped)
-    │   └── FetchError       an HTTP fetch failed or was refused (timeout, size, private address)
+    │   ├── FetchError       an HTTP fetch failed or was refused (timeout, size, private address)
+    │   └── NothingCollected a source failed and no other had anything new (never a quiet week)
     ├── ReviewError          a review file or entry has no usable fields
     ├── RenderError          a template failed or the MJML compiler crashed
     ├── StateError           the state database can't be opened, written or locked (names the file)
@@ -48,6 +50,10 @@ class ConfigError(DigestError):
         super().__init__(f"{where}: {message}")
 
 
+class PeriodError(DigestError):
+    """``--since`` / ``--until`` do not make a period: the start is not before the end."""
+
+
 class SourceError(DigestError):
     """One source failed as a whole; the other sources still run."""
 
@@ -63,6 +69,15 @@ class FetchError(SourceError):
         self.url = url
         DigestError.__init__(self, f"{url}: {message}")
         self.source = url
+
+
+class NothingCollected(SourceError):
+    """A source failed and nothing new could be collected: the issue is empty for a reason the
+    operator must fix, so the command exits non-zero instead of reporting a quiet week."""
+
+    def __init__(self, message: str):
+        self.source = ""
+        DigestError.__init__(self, message)
 
 
 class ReviewError(DigestError):

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from digest.errors import NothingCollected
+
 from digest.cli.main import (
     App,
     cli,
@@ -62,10 +64,12 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
         for problem in problems:
             line = f"problem: {escape(problem.source)}: {escape(problem.message)}"
             err_console.print(line, soft_wrap=True)
-        return
-    console.print(selected_table(selected, period))
-    if selected.skipped or problems:
-        console.print(left_out_table(selected, problems))
+    else:
+        console.print(selected_table(selected, period))
+        if selected.skipped or problems:
+            console.print(left_out_table(selected, problems))
+    if found.broken:
+        raise NothingCollected(found.why_nothing)
 
 
 # --- render: build, preview ---
@@ -93,6 +97,8 @@ def build(app: App, out: Path, since: str | None, until: str | None) -> None:
     )
     for problem in built.collection.problems if built.collection else ():
         err_console.print(f"problem: {escape(problem.source)}: {escape(problem.message)}")
+    if built.broken:
+        raise NothingCollected(built.why_nothing)
     if built.rendered is None:
         console.print(escape(built.why_nothing))
         return

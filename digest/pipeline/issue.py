@@ -33,7 +33,7 @@ import httpx
 
 from digest.collect import Collection, collect
 from digest.config import Config
-from digest.models import Period, RenderedDigest
+from digest.models import Period, RenderedDigest, plural
 from digest.period import current_period
 from digest.render.compose import empty_period_message, render_digest
 from digest.select import Selected, select_reviews
@@ -43,7 +43,7 @@ from digest.state.ledger import StoredIssue
 #: Where a period's issue stands, as ``prepare_issue`` found it.
 IssueState = Literal[
     "stored",  # already recorded in the ledger (sending, done or empty): see ``stored``
-    "no-sources",  # every source failed: nothing can be said about the week yet
+    "no-sources",  # a source failed and nothing new came from the others: not a quiet week
     "nothing-new",  # the sources answered, but nothing is new and no quiet note is wanted
     "ready",  # a digest was rendered (or, with render=False, there is something to render)
 ]
@@ -61,19 +61,47 @@ class PreparedIssue:
     rendered: RenderedDigest | None = None
 
     @property
+    def broken(self) -> bool:
+        """A source failed and nothing could be collected: commands exit non-zero."""
+        return self.state == "no-sources"
+
+    @property
     def why_nothing(self) -> str:
-        """Why there is nothing to send, in one line; "" when there is a digest."""
+        """Why there is nothing to send, in one line; "" when there is a digest.
+
+        The one answer every command prints (build, preview, sources, send --dry-run / --to,
+        a run): a broken source never reads like a quiet week.
+        """
+        key = self.period.key
         if self.state == "stored" and self.stored is not None:
             if self.stored.status == "empty":
-                return f"issue {self.period.key} had nothing to send: {self.stored.note}"
+                return f"issue {key} had nothing to send: {self.stored.note}"
             if self.stored.status == "done":
-                return f"issue {self.period.key} already sent"
+                n = self.stored.review_count
+                return (
+                    f"issue {key} already sent with {plural(n, 'review')}; "
+                    f"`digest build --issue {key}` re-renders it with the current templates"
+                )
             return ""
         if self.state == "no-sources":
-            return "every source failed; nothing was recorded or sent, the next run tries again"
+            return self._why_broken()
         if self.state == "nothing-new":
             return empty_period_message(self.period)
         return ""
+
+    def _why_broken(self) -> str:
+        failed = [s for s in self.collection.sources if not s.ok] if self.collection else []
+        what = "; ".join(f"{s.label}: {s.error}" for s in failed)
+        after = "nothing was recorded or sent; fix it and run again"
+        if self.collection is not None and self.collection.all_failed:
+            if len(failed) == 1:
+                return f"the only source failed ({what}); {after}"
+            return f"every source failed ({what}); {after}"
+        names = ", ".join(s.label for s in failed)
+        return (
+            f"source {names} failed ({what}) and no other source had new reviews for {key}; "
+            f"{after}"
+        )
 
 
 @contextmanager
@@ -118,8 +146,12 @@ def prepare_issue(
     selected = select_reviews(
         config, collection, period, already_sent=sent, now=now, carry_since=reach
     )
-    if collection.all_failed:
+    failed = any(not s.ok for s in collection.sources)
+    if collection.all_failed or (failed and not selected.reviews):
         return PreparedIssue(period, "no-sources", stored, collection, selected)
+    if stored is not None and stored.status == "done" and not selected.reviews:
+        # The week went out already: its reviews are "sent", so a quiet note would be a lie.
+        return PreparedIssue(period, "stored", stored, collection, selected)
     if not (selected.reviews or config.newsletter.quiet_week):
         return PreparedIssue(period, "nothing-new", stored, collection, selected)
     rendered = render_digest(config, period, selected.reviews, now=now) if render else None
