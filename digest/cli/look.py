@@ -27,7 +27,7 @@ from digest.cli.main import (
 @pass_app
 def check(app: App) -> None:
     """Validate the config and report the health of each source."""
-    from digest.cli.reports import health_table
+    from digest.cli.reports import failures, health_table
     from digest.collect.collection import check_config, collect
 
     config = app.config
@@ -35,8 +35,10 @@ def check(app: App) -> None:
     console.print(f"[green]config ok:[/green] {escape(str(config.path))}")
     collection = collect(config, now=now())
     console.print(health_table(collection))
+    for line in failures(collection):
+        console.print(line, soft_wrap=True)
     if collection.all_failed:
-        err_console.print("[red]error:[/red] every source failed; see the table above")
+        err_console.print("[red]error:[/red] every source failed; see above")
         raise click.exceptions.Exit(1)
 
 
@@ -48,7 +50,7 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
     """List the reviews the sources give for this period, and why others were left out."""
     import json
 
-    from digest.cli.reports import left_out_table, selected_table
+    from digest.cli.reports import left_out_table, problem_lines, selected_table
     from digest.collect.collection import review_record
     from digest.pipeline.issue import look_at_issue
 
@@ -66,8 +68,10 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
             err_console.print(line, soft_wrap=True)
     else:
         console.print(selected_table(selected, period))
-        if selected.skipped or problems:
-            console.print(left_out_table(selected, problems))
+        if selected.skipped:
+            console.print(left_out_table(selected))
+        for line in problem_lines(problems):
+            console.print(line, soft_wrap=True)
     if found.broken:
         raise NothingCollected(found.why_nothing)
 
@@ -138,7 +142,7 @@ def preview(app: App, host: str, port: int, open_browser: bool) -> None:
 @pass_app
 def next_command(app: App) -> None:
     """Say when the next run is due and which reviews it would include now (sends nothing)."""
-    from digest.cli.reports import left_out_table, selected_table
+    from digest.cli.reports import left_out_table, problem_lines, selected_table
     from digest.schedule.scheduler import describe_next, plan_next
 
     config = app.config
@@ -149,5 +153,7 @@ def next_command(app: App) -> None:
         return
     console.print(escape(describe_next(config, plan, now=when)))
     console.print(selected_table(plan.selected, plan.period))
-    if plan.selected.skipped or plan.problems:
-        console.print(left_out_table(plan.selected, plan.problems))
+    if plan.selected.skipped:
+        console.print(left_out_table(plan.selected))
+    for line in problem_lines(plan.problems):
+        console.print(line, soft_wrap=True)

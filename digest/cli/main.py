@@ -22,8 +22,18 @@ from digest.errors import DigestError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """The one terminal-width policy: on a terminal, rich fits lines to its width; anywhere
+    else (cron mail, journald, a pipe) a message is never hard-wrapped mid-sentence — each one
+    stays one line (``soft_wrap``), and tables keep rich's 80 columns, truncating with "…"."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, soft_wrap=not stream.isatty())
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 class App:

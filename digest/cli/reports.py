@@ -25,7 +25,9 @@ def health_table(collection: Collection) -> Table:
     table.add_column("Reviews", justify="right")
     table.add_column("Problems", justify="right")
     for health in collection.sources:
-        status = Text("ok", style="green") if health.ok else Text(health.error, style="red")
+        # A failure's message names a path, and a typo in it must not be cut: the cell says
+        # "failed" and the whole message follows the table (``failures``), on its own line.
+        status = Text("ok", style="green") if health.ok else Text("failed (below)", style="red")
         table.add_row(
             Text(health.label),
             health.type,
@@ -34,6 +36,15 @@ def health_table(collection: Collection) -> Table:
             str(health.problems) if health.ok else "-",
         )
     return table
+
+
+def failures(collection: Collection) -> list[Text]:
+    """Each failed source's whole message, one line each, printed after ``health_table``."""
+    return [
+        Text.assemble((f"{h.label}: ", "bold"), (h.error, "red"))
+        for h in collection.sources
+        if not h.ok
+    ]
 
 
 def selected_table(selected: Selected, period: Period) -> Table:
@@ -58,18 +69,19 @@ def selected_table(selected: Selected, period: Period) -> Table:
     return table
 
 
-def left_out_table(selected: Selected, problems: Iterable[Problem]) -> Table:
-    """Each review left out and why, then each problem a source met."""
+def left_out_table(selected: Selected) -> Table:
+    """Each review left out and why (a source's problems follow as ``problem_lines``)."""
     table = Table(title="Left out", title_justify="left")
     table.add_column("Title")
     table.add_column("Source")
     table.add_column("Why")
     for skipped in selected.skipped:
         table.add_row(Text(skipped.title), Text(skipped.source), Text(skipped.reason))
-    for problem in problems:
-        table.add_row(
-            Text("(problem)", style="dim"),
-            Text(problem.source),
-            Text(problem.message, style="red"),
-        )
     return table
+
+
+def problem_lines(problems: Iterable[Problem]) -> list[Text]:
+    """Each problem a source met, whole, one line each: a path in it is never cut."""
+    return [
+        Text.assemble(("problem: ", "red"), f"{p.source}: ", p.message) for p in problems
+    ]

@@ -230,7 +230,11 @@ def test_check_reports_each_source(tmp_path: Path, reviews: Path) -> None:
     good = next(line for line in lines if "good folder" in line)
     gone = next(line for line in lines if "gone folder" in line)
     assert "ok" in good and " 4 " in good  # four readable reviews (the old one included)
-    assert "does not exist; create it or fix the path" in gone
+    assert "failed (below)" in gone
+    # The whole message follows the table on one line, its path never cut.
+    missing = tmp_path / "missing"
+    wanted = f"gone folder: folder {missing} does not exist; create it or fix the path"
+    assert any(line.startswith(wanted) for line in lines), result.stdout
 
 
 def test_check_fails_when_every_source_fails(tmp_path: Path) -> None:
