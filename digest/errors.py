@@ -18,7 +18,8 @@ is a bug and keeps its traceback.
     ├── RecipientError       one recipient's value can't go into a header (that copy fails)
     ├── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
     │   └── ConnectFailed    no connection after every retry (refused, 421): the server is busy
-    └── ServeError           ``digest serve`` / ``digest preview`` can't listen (port, host)
+    ├── ServeError           ``digest serve`` / ``digest preview`` can't listen (port, host)
+    └── NotConfirmed         a command that asks first has no terminal to ask on, and no --yes
 
 Not user errors, but raised on purpose inside one stage and caught there:
 
@@ -136,6 +137,16 @@ class ConnectFailed(DeliveryError):
 
 class ServeError(DigestError):
     """``digest serve`` can't listen where it was asked to (port in use, bad address)."""
+
+
+class NotConfirmed(DigestError):
+    """A command that asks before it acts (``send``, ``reset``) has no terminal to ask on."""
+
+    def __init__(self, command: str):
+        super().__init__(
+            f"`digest {command}` asks before it acts and there is no terminal to ask on "
+            f"(cron, a pipe); pass --yes: digest {command} --yes"
+        )
 
 
 class AddressRefused(OSError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import webbrowser
 from pathlib import Path
 
 import click
@@ -124,18 +125,37 @@ def build(app: App, out: Path, since: str | None, until: str | None) -> None:
 def preview(app: App, host: str, port: int, open_browser: bool) -> None:
     """Serve this period's digest on localhost, re-rendered when templates or sources change."""
     import threading
-    import webbrowser
 
     import uvicorn
 
+    from digest.web.app import bind
     from digest.web.preview import create_preview_app
 
     app.config  # noqa: B018 — report a bad config now, not on the first request
-    url = f"http://{host}:{port}/"
-    console.print(f"previewing at {url}  (/text: plain text, /phone: 375 px)  — Ctrl+C stops")
-    if open_browser:
-        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(create_preview_app(app.config_path), host=host, port=port, log_level="warning")
+    # Bound before the banner, so a port in use is one line that says what to change.
+    sock = bind(host, port, fix="pass another --port (digest preview --port 8027)")
+    try:
+        url = f"http://{host}:{sock.getsockname()[1]}/"
+        console.print(f"previewing at {url}  (/text: plain text, /phone: 375 px)  — Ctrl+C stops")
+        if open_browser:
+            opener = _browser(url)
+            if opener is not None:
+                threading.Timer(1.0, opener.open, args=(url,)).start()
+        settings = uvicorn.Config(create_preview_app(app.config_path), log_level="warning")
+        uvicorn.Server(settings).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _browser(url: str) -> webbrowser.BaseBrowser | None:
+    """The browser ``--open`` uses, or ``None`` after saying there is none (a server, ssh)."""
+    try:
+        return webbrowser.get()
+    except webbrowser.Error:
+        err_console.print(
+            f"--open: no browser found on this machine; open {url} yourself (or set $BROWSER)"
+        )
+        return None
 
 
 @cli.command("next")

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from digest.cli.main import (
     App,
+    ask,
     cli,
     console,
     err_console,
@@ -16,6 +17,7 @@ from digest.cli.main import (
     parse_when,
     pass_app,
     period_options,
+    require_terminal,
 )
 from digest.status import FAILED_OUTCOMES
 
@@ -106,11 +108,14 @@ def send(app: App, dry_run: bool, to: str | None, yes: bool, since: str | None,
         console.print(escape(sent))
         return
 
+    if not yes:
+        require_terminal("send" if issue is None else f"send --issue {issue}")
+
     def confirm(plan: pipeline.Plan) -> bool:
         for w in plan.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(w)}")
         console.print(display.describe_plan(plan))
-        return yes or click.confirm("Send it?", default=False)
+        return yes or ask("Send it?")
 
     with display.ProgressBar(console) as bar:  # appears once sending starts
         result = pipeline.run_once(

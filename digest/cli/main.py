@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from digest.config import Config, default_config_path, load_config
-from digest.errors import DigestError
+from digest.errors import DigestError, NotConfirmed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,6 +86,30 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = App(config_path or default_config_path())
 
 
+def _config_after_command(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        app = ctx.find_object(App)
+        if app is not None:
+            app.config_path = value
+
+
+def accept_config_everywhere(group: click.Group) -> None:
+    """``digest check --config x`` means ``digest --config x check``: the same option on every
+    command and group, setting the one value the group's option sets."""
+    for command in group.commands.values():
+        command.params.append(
+            click.Option(
+                ["--config", "config_path"],
+                type=click.Path(path_type=Path),
+                expose_value=False,
+                callback=_config_after_command,
+                help="The config file (the same as `digest --config PATH` before the command).",
+            )
+        )
+        if isinstance(command, click.Group):
+            accept_config_everywhere(command)
+
+
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)
@@ -103,6 +127,21 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         sys.exit(130)
+
+
+def require_terminal(command: str) -> None:
+    """Before a command that asks first does anything: no terminal and no ``--yes`` is one
+    line saying to pass ``--yes`` — not ``Aborted.`` after half a run."""
+    if not sys.stdin.isatty():
+        raise NotConfirmed(command)
+
+
+def ask(question: str) -> bool:
+    """A yes/no prompt; end of input (Ctrl-D) counts as no."""
+    try:
+        return click.confirm(question, default=False)
+    except click.exceptions.Abort:
+        return False
 
 
 def period_options(command: F) -> F:
