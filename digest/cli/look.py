@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from digest.errors import NothingCollected
-
 from digest.cli.main import (
     App,
     cli,
@@ -20,6 +18,7 @@ from digest.cli.main import (
     pass_app,
     period_options,
 )
+from digest.errors import NothingCollected
 
 # --- collect: check, sources ---
 
@@ -71,8 +70,8 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
         console.print(selected_table(selected, period))
         if selected.skipped:
             console.print(left_out_table(selected))
-        for line in problem_lines(problems):
-            console.print(line, soft_wrap=True)
+        for problem_line in problem_lines(problems):
+            console.print(problem_line, soft_wrap=True)
     if found.broken:
         raise NothingCollected(found.why_nothing)
 

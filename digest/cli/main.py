@@ -23,7 +23,6 @@ from digest.errors import DigestError, NotConfirmed
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-
 def make_console(*, stderr: bool = False) -> Console:
     """The one terminal-width policy: on a terminal, rich fits lines to its width; anywhere
     else (cron mail, journald, a pipe) a message is never hard-wrapped mid-sentence — each one

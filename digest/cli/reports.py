@@ -82,6 +82,4 @@ def left_out_table(selected: Selected) -> Table:
 
 def problem_lines(problems: Iterable[Problem]) -> list[Text]:
     """Each problem a source met, whole, one line each: a path in it is never cut."""
-    return [
-        Text.assemble(("problem: ", "red"), f"{p.source}: ", p.message) for p in problems
-    ]
+    return [Text.assemble(("problem: ", "red"), f"{p.source}: ", p.message) for p in problems]

@@ -99,8 +99,8 @@ class PreparedIssue:
             return f"every source failed ({what}); {after}"
         names = ", ".join(s.label for s in failed)
         return (
-            f"source {names} failed ({what}) and no other source had new reviews for {key}; "
-            f"{after}"
+            f"source {names} failed ({what}) and no other source had new reviews for "
+            f"{self.period.key}; {after}"
         )
 
 
