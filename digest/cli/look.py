@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import webbrowser
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -18,7 +20,9 @@ from digest.cli.main import (
     pass_app,
     period_options,
 )
+from digest.config import Config
 from digest.errors import NothingCollected
+from digest.models import Problem, RenderedDigest, plural
 
 # --- collect: check, sources ---
 
@@ -88,28 +92,60 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
     help="Folder for digest.html, digest.txt and digest.eml.",
 )
 @period_options
+@click.option(
+    "--issue",
+    metavar="KEY",
+    help="Re-render a sent issue (e.g. 2026-W48) with the current templates, for template work.",
+)
 @pass_app
-def build(app: App, out: Path, since: str | None, until: str | None) -> None:
-    """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing."""
-    from digest.pipeline.build import write_files
-    from digest.pipeline.issue import look_at_issue
+def build(app: App, out: Path, since: str | None, until: str | None, issue: str | None) -> None:
+    """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing.
+
+    Example: digest build --issue 2026-W48 (re-render an issue already sent)
+    """
+    from digest.pipeline.issue import look_at_issue, reissue
 
     config = app.config
     when = now()
+    if issue is not None:
+        again = reissue(config, issue, now=when)
+        _print_problems(again.problems)
+        found = again.carried - len(again.missing)
+        console.print(
+            f"re-rendering issue {escape(issue)} with the current templates: {found} of its "
+            f"{plural(again.carried, 'review')} collected again from the sources (the ledger "
+            "keeps their ids, not their text)"
+        )
+        if again.missing:
+            missing = ", ".join(again.missing)
+            console.print(f"[yellow]not found in the sources any more:[/yellow] {escape(missing)}")
+        _write_build(config, again.rendered, out, when)
+        return
     built = look_at_issue(
         config, now=when, since=parse_when(since, config), until=parse_when(until, config)
     )
-    for problem in built.collection.problems if built.collection else ():
-        err_console.print(f"problem: {escape(problem.source)}: {escape(problem.message)}")
+    _print_problems(built.collection.problems if built.collection else ())
     if built.broken:
         raise NothingCollected(built.why_nothing)
     if built.rendered is None:
         console.print(escape(built.why_nothing))
         return
-    for path in write_files(config, built.rendered, out, now=when):
+    _write_build(config, built.rendered, out, when)
+
+
+def _print_problems(problems: Iterable[Problem]) -> None:
+    for problem in problems:
+        err_console.print(f"problem: {escape(problem.source)}: {escape(problem.message)}")
+
+
+def _write_build(config: Config, rendered: RenderedDigest, out: Path, when: datetime) -> None:
+    from digest.pipeline.build import write_files
+
+    for path in write_files(config, rendered, out, now=when):
         console.print(f"wrote {escape(str(path))}")
-    rendered = built.rendered
-    console.print(f"{len(rendered.reviews)} reviews · subject: {escape(rendered.subject)}")
+    console.print(
+        f"{plural(len(rendered.reviews), 'review')} · subject: {escape(rendered.subject)}"
+    )
     for warning in rendered.warnings:
         console.print(f"[yellow]lint:[/yellow] {escape(warning)}", soft_wrap=True)
     if not rendered.warnings:

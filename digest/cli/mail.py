@@ -128,6 +128,45 @@ def send(app: App, dry_run: bool, to: str | None, yes: bool, since: str | None,
 
 
 @cli.command()
+@click.option("--issue", "key", metavar="KEY", required=True, help="The issue to forget.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@pass_app
+def reset(app: App, key: str, yes: bool) -> None:
+    """Forget one issue (its row, deliveries and review records) so it can be built again.
+
+    Subscribers are never touched and runs keep their history. Example: digest reset --issue
+    2026-W48 — its reviews count as unsent again, and the next send mails that week again.
+    """
+    from digest.errors import StateError
+    from digest.state import db, forget, ledger
+    from digest.state.locks import send_lock
+
+    config = app.config
+    conn = db.connect(config.state)
+    stored = ledger.get_issue(conn, key)
+    if stored is None:
+        known = ", ".join(ledger.issue_keys(conn)) or "none yet"
+        raise StateError(str(config.state), f"there is no issue {key} to forget (issues: {known})")
+    sent = ledger.counts(conn, key)["sent"]
+    if not yes:
+        require_terminal(f"reset --issue {key}")
+        console.print(
+            f"issue {escape(key)}: {stored.status}, {stored.review_count} reviews, {sent} copies "
+            "sent. Forgetting it lets its reviews and its week go out again; subscribers stay."
+        )
+        if not ask(f"Forget issue {key}?"):
+            console.print("cancelled; nothing was changed")
+            return
+    with send_lock(config):  # never under a send that is using the issue's rows
+        gone = forget.forget_issue(conn, key, path=config.state)
+    assert gone is not None
+    console.print(
+        f"forgot issue {escape(key)}: {gone.deliveries} deliveries and {gone.reviews} review "
+        "records removed; subscribers and runs are kept"
+    )
+
+
+@cli.command()
 @click.option("--limit", default=20, show_default=True, help="How many issues and runs to show.")
 @pass_app
 def history(app: App, limit: int) -> None:

@@ -33,11 +33,13 @@ import httpx
 
 from digest.collect import Collection, collect
 from digest.config import Config
-from digest.models import Period, RenderedDigest, plural
+from digest.errors import DigestError, NothingCollected
+from digest.models import Period, Problem, RenderedDigest, Review, plural
 from digest.period import current_period
 from digest.render.compose import empty_period_message, render_digest
-from digest.select import Selected, select_reviews
+from digest.select import Selected, select_reviews, sort_reviews
 from digest.state import db, ledger
+from digest.state.forget import issue_reviews
 from digest.state.ledger import StoredIssue
 
 #: Where a period's issue stands, as ``prepare_issue`` found it.
@@ -179,3 +181,50 @@ def look_at_issue(
             config, period, now=now, conn=conn, client=client, whole_window=since is not None,
             render=render, collection=collection,
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Reissue:
+    """A sent issue re-rendered with the current templates (``digest build --issue``)."""
+
+    rendered: RenderedDigest
+    carried: int  # how many reviews the ledger says the issue carried
+    missing: tuple[str, ...]  # titles of those the sources no longer give
+    problems: tuple[Problem, ...]
+
+
+def reissue(
+    config: Config, key: str, *, now: datetime, client: httpx.Client | None = None
+) -> Reissue:
+    """Issue ``key`` re-rendered: its stored period, and the reviews it carried.
+
+    The ledger keeps each issue's rendered HTML and its reviews' ids, not the reviews
+    themselves, so they are collected again from the sources for that period and only the ids
+    the issue carried are kept; ``missing`` names any the sources no longer give. Nothing is
+    written.
+    """
+    with existing_state(config) as conn:
+        period = ledger.stored_period(conn, key) if conn is not None else None
+        if conn is None or period is None:
+            known = ", ".join(ledger.issue_keys(conn)) if conn is not None else ""
+            raise DigestError(
+                f"there is no issue {key} to re-render"
+                + (f" (issues: {known})" if known else " (nothing has been sent yet)")
+            )
+        carried = issue_reviews(conn, key)
+    if not carried:
+        raise DigestError(f"issue {key} carried no reviews, so there is nothing to re-render")
+    collection = collect(config, now=now, client=client)
+    found: dict[str, Review] = {}
+    for review in collection.reviews:
+        if review.id in carried:
+            found.setdefault(review.id, review)
+    if not found:
+        raise NothingCollected(
+            f"none of the {plural(len(carried), 'review')} of issue {key} could be collected "
+            "again from the sources (the ledger keeps their ids, not their text)"
+        )
+    missing = tuple(title for rid, title in carried.items() if rid not in found)
+    reviews = sort_reviews(list(found.values()), config.selection.order)
+    rendered = render_digest(config, period, reviews, now=now)
+    return Reissue(rendered, len(carried), missing, collection.problems)
