@@ -19,6 +19,7 @@ from digest.cli.main import (
     period_options,
     require_terminal,
 )
+from digest.models import plural
 from digest.status import FAILED_OUTCOMES
 
 # --- deliver: subscribers, send, history ---
@@ -40,7 +41,13 @@ def subscribers_import(app: App, csv_file: Path) -> None:
     result = subscribers.import_csv(conn, csv_file)
     for line in result.invalid:
         err_console.print(f"[yellow]skipped[/yellow] {escape(line)}")
-    console.print(f"imported {result.added} new subscriber{'s' if result.added != 1 else ''}")
+    parts = [f"imported {plural(result.added, 'new subscriber')}"]
+    if result.present:
+        parts.append(f"{result.present} already on the list (left as they were)")
+    if result.invalid:
+        parts.append(f"{plural(len(result.invalid), 'row')} skipped")
+    read_as = "" if result.encoding == "UTF-8" else f" (read as {result.encoding}, not UTF-8)"
+    console.print(", ".join(parts) + read_as)
 
 
 @subscribers.command("add")
