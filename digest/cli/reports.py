@@ -49,7 +49,11 @@ def failures(collection: Collection) -> list[Text]:
 
 def selected_table(selected: Selected, period: Period) -> Table:
     """The reviews chosen for ``period``, in issue order."""
-    span = f"{period.start:%Y-%m-%d %H:%M} – {period.end:%Y-%m-%d %H:%M} ({period.key})"
+    # The window the reasons below were judged by: reaching back, it starts earlier.
+    start = selected.reach.astimezone(period.start.tzinfo) if selected.reach else period.start
+    span = f"{start:%Y-%m-%d %H:%M} – {period.end:%Y-%m-%d %H:%M} ({period.key})"
+    if selected.reach is not None:
+        span += f", reaching back from {period.start:%Y-%m-%d %H:%M} for the last issue's leftovers"
     table = Table(title=f"Reviews for {span}", title_justify="left")
     table.add_column("Title")
     table.add_column("Date")
