@@ -17,7 +17,6 @@ from digest.cli.main import (
     parse_when,
     pass_app,
     period_options,
-    require_terminal,
 )
 from digest.models import plural
 from digest.status import FAILED_OUTCOMES
@@ -115,14 +114,11 @@ def send(app: App, dry_run: bool, to: str | None, yes: bool, since: str | None,
         console.print(escape(sent))
         return
 
-    if not yes:
-        require_terminal("send" if issue is None else f"send --issue {issue}")
-
     def confirm(plan: pipeline.Plan) -> bool:
         for w in plan.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(w)}")
         console.print(display.describe_plan(plan))
-        return yes or ask("Send it?")
+        return yes or ask("Send it?", "send" if issue is None else f"send --issue {issue}")
 
     with display.ProgressBar(console) as bar:  # appears once sending starts
         result = pipeline.run_once(
@@ -156,12 +152,11 @@ def reset(app: App, key: str, yes: bool) -> None:
         raise StateError(str(config.state), f"there is no issue {key} to forget (issues: {known})")
     sent = ledger.counts(conn, key)["sent"]
     if not yes:
-        require_terminal(f"reset --issue {key}")
         console.print(
             f"issue {escape(key)}: {stored.status}, {stored.review_count} reviews, {sent} copies "
             "sent. Forgetting it lets its reviews and its week go out again; subscribers stay."
         )
-        if not ask(f"Forget issue {key}?"):
+        if not ask(f"Forget issue {key}?", f"reset --issue {key}"):
             console.print("cancelled; nothing was changed")
             return
     with send_lock(config):  # never under a send that is using the issue's rows

@@ -128,19 +128,16 @@ def main() -> None:
         sys.exit(130)
 
 
-def require_terminal(command: str) -> None:
-    """Before a command that asks first does anything: no terminal and no ``--yes`` is one
-    line saying to pass ``--yes`` — not ``Aborted.`` after half a run."""
-    if not sys.stdin.isatty():
-        raise NotConfirmed(command)
-
-
-def ask(question: str) -> bool:
-    """A yes/no prompt; end of input (Ctrl-D) counts as no."""
+def ask(question: str, command: str) -> bool:
+    """A yes/no prompt for ``digest COMMAND``. End of input on a terminal (Ctrl-D) is "no";
+    with no terminal at all (cron, a pipe) it is one line saying to pass ``--yes``, not a bare
+    ``Aborted.`` — and a run that asked is recorded as ended, never left unfinished."""
     try:
         return click.confirm(question, default=False)
     except click.exceptions.Abort:
-        return False
+        if sys.stdin.isatty():
+            return False
+        raise NotConfirmed(command) from None
 
 
 def period_options(command: F) -> F:
