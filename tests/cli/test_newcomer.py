@@ -7,24 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support.cli import assert_one_line_error, digest
-from support.config import write_config_file
-
-NO_TERMINAL = {"COLUMNS": "80", "NO_COLOR": "1"}
-
-REVIEW = """\
-Overview: Two rival piano tuners share one village. Lanternfly; 2026; PG; 91 min.
-
-Overall: A delight.
-
-Rating: {grade}
-"""
-
-
-def add_review(folder: Path, name: str, grade: str = "A-", extra: str = "") -> None:
-    """A review with no Date: line, so it is dated now (its file's modification time)."""
-    (folder / "reviews" / f"{name}.txt").write_text(REVIEW.format(grade=grade) + extra, "utf-8")
-
+from support.cli import NO_TERMINAL, assert_one_line_error, digest
+from support.config import add_review, write_config_file
 
 def missing_source(tmp_path: Path) -> Path:
     """The only folder misspelt: what a new user's first config often looks like."""

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+#: What cron or journald gives a command: no terminal, so rich's 80 columns and no colour.
+NO_TERMINAL = {"COLUMNS": "80", "NO_COLOR": "1"}
+
 
 def digest(
     config: Path | None, *args: str, env: dict[str, str] | None = None
