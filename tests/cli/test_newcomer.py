@@ -10,6 +10,7 @@ import pytest
 from support.cli import NO_TERMINAL, assert_one_line_error, digest
 from support.config import add_review, write_config_file
 
+
 def missing_source(tmp_path: Path) -> Path:
     """The only folder misspelt: what a new user's first config often looks like."""
     return write_config_file(
