@@ -154,3 +154,16 @@ def test_no_traceback_anywhere(tmp_path: Path, args: list[str]) -> None:
     for result in runs:
         assert "Traceback" not in result.stderr + result.stdout, result.stderr
         assert result.returncode in (0, 1), result.stderr
+
+
+def test_the_preview_says_the_source_is_broken(tmp_path: Path) -> None:
+    import httpx
+    from support.browser import serve_app
+
+    from digest.web.preview import create_preview_app
+
+    config = missing_source(tmp_path)
+    with serve_app(create_preview_app(config)) as base:
+        page = httpx.get(base + "/", timeout=30).text
+    assert "the only source failed (site reviews: folder " in page
+    assert "no new reviews" not in page
