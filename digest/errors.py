@@ -5,8 +5,10 @@ is a bug and keeps its traceback.
 
     DigestError
     ├── ConfigError          config.yaml is unreadable or invalid (names file, key, line, fix)
+    ├── PeriodError          --since / --until give no period (it would end before it starts)
     ├── SourceError          one source could not be collected (reported, then skipped)
-    │   └── FetchError       an HTTP fetch failed or was refused (timeout, size, private address)
+    │   ├── FetchError       an HTTP fetch failed or was refused (timeout, size, private address)
+    │   └── NothingCollected a source failed and no other had anything new (never a quiet week)
     ├── ReviewError          a review file or entry has no usable fields
     ├── RenderError          a template failed or the MJML compiler crashed
     ├── StateError           the state database can't be opened, written or locked (names the file)
@@ -18,7 +20,8 @@ is a bug and keeps its traceback.
     ├── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
     │   ├── ConnectFailed    no connection after every retry (refused, 421): maybe temporary
     │   └── SenderRefused    the server refused the session's sender (5xx at MAIL FROM, 530)
-    └── ServeError           ``digest serve`` / ``digest preview`` can't listen (port, host)
+    ├── ServeError           ``digest serve`` / ``digest preview`` can't listen (port, host)
+    └── NotConfirmed         a command that asks first has no terminal to ask on, and no --yes
 
 Not user errors, but raised on purpose inside one stage and caught there:
 
@@ -50,6 +53,10 @@ class ConfigError(DigestError):
         super().__init__(f"{where}: {message}")
 
 
+class PeriodError(DigestError):
+    """``--since`` / ``--until`` do not make a period: the start is not before the end."""
+
+
 class SourceError(DigestError):
     """One source failed as a whole; the other sources still run."""
 
@@ -65,6 +72,15 @@ class FetchError(SourceError):
         self.url = url
         DigestError.__init__(self, f"{url}: {message}")
         self.source = url
+
+
+class NothingCollected(SourceError):
+    """A source failed and nothing new could be collected: the issue is empty for a reason the
+    operator must fix, so the command exits non-zero instead of reporting a quiet week."""
+
+    def __init__(self, message: str):
+        self.source = ""
+        DigestError.__init__(self, message)
 
 
 class ReviewError(DigestError):
@@ -136,6 +152,16 @@ class SenderRefused(DeliveryError):
 
 class ServeError(DigestError):
     """``digest serve`` can't listen where it was asked to (port in use, bad address)."""
+
+
+class NotConfirmed(DigestError):
+    """A command that asks before it acts (``send``, ``reset``) has no terminal to ask on."""
+
+    def __init__(self, command: str):
+        super().__init__(
+            f"`digest {command}` asks before it acts and there is no terminal to ask on "
+            f"(cron, a pipe); pass --yes: digest {command} --yes"
+        )
 
 
 class AddressRefused(OSError):

@@ -382,3 +382,8 @@ class RenderedDigest:
     text: str
     markers: Markers
     warnings: tuple[str, ...] = ()
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 review``, ``2 reviews``: the one way a count is written in a message."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -31,6 +31,9 @@ class Selected:
 
     reviews: tuple[Review, ...]
     skipped: tuple[Skipped, ...]
+    #: Where the window really started: the previous issue's start when it reached back for
+    #: that issue's left-overs (``carry_since``), else ``None`` (the period's own start).
+    reach: datetime | None = None
 
 
 def select_reviews(
@@ -69,7 +72,8 @@ def select_reviews(
         )
         for r in ordered[cap:]
     )
-    return Selected(reviews=tuple(ordered[:cap]), skipped=tuple(skipped))
+    reach = carry_since if carry_since is not None and carry_since < period.start else None
+    return Selected(reviews=tuple(ordered[:cap]), skipped=tuple(skipped), reach=reach)
 
 
 def _in_window(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import click
@@ -63,3 +64,39 @@ def test_the_readme_opens_with_the_two_set_up_commands() -> None:
         "&& .venv/bin/pytest"
     )
     assert test_command in start and test_command in ci
+
+
+def test_the_ci_script_cites_readme_sections_that_exist() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    cited = re.findall(r"README, ([^)]*)\)", ci)
+    assert cited
+    headings = set(re.findall(r"^#+ (.+)$", README, re.M))
+    for quoted in re.findall(r'"([^"]+)"', " ".join(cited)):
+        assert quoted in headings, f".ci/run cites a README section {quoted!r} that is not there"
+
+
+def test_the_start_here_steps_say_what_the_readme_says(tmp_path: Path) -> None:
+    """Command 1 of "Start here" and the two lines it promises, run on a copy of the checkout's
+    config and samples; the README shows them for 2026-W49, the week is today's here."""
+    from datetime import UTC, datetime
+
+    from support.cli import digest
+
+    from digest.config import load_config
+    from digest.period import period_key
+
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    # Copied without their modification times: the undated samples fall in this week.
+    shutil.copytree(ROOT / "samples", tmp_path / "samples", copy_function=shutil.copy)
+    config = tmp_path / "config.yaml"
+    key = period_key(load_config(config), datetime.now(UTC))
+    assert digest(config, "subscribers", "import", "samples/subscribers.csv").returncode == 0
+    assert digest(config, "run").returncode == 0
+    again = digest(config, "run")
+    promised = re.search(r"`(already-sent: issue 2026-W49 [^`]*)`", README)
+    assert promised is not None
+    assert promised.group(1).replace("2026-W49", key) in again.stdout
+    built = digest(config, "build", "--out", str(tmp_path / "build"))
+    said = re.search(r"say `` (issue 2026-W49 already sent with \d+ reviews;)", README)
+    assert said is not None and said.group(1).replace("2026-W49", key) in built.stdout
+    assert f"`digest build --issue {key}` re-renders it" in built.stdout

@@ -5,6 +5,8 @@
 """
 
 from digest.cli import life, look, mail, service
-from digest.cli.main import cli, main
+from digest.cli.main import accept_config_everywhere, cli, main
+
+accept_config_everywhere(cli)  # after every command has registered itself
 
 __all__ = ["cli", "life", "look", "mail", "main", "service"]

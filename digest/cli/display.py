@@ -17,6 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from digest.pipeline.dry import DryRun
 from digest.pipeline.run import Plan, RunResult
@@ -37,20 +38,25 @@ def subscribers_table(rows: Sequence[Subscriber]) -> Table:
 
 
 def history_table(issues: Sequence[IssueSummary]) -> Table:
-    table = Table(title="Issues, newest first", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title="Issues, newest first", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
     for col, width in (("issue", 8), ("status", 7), ("date", 10)):
         table.add_column(col, no_wrap=True, min_width=width)
     # Short headings so the table fits 80 columns: reviews, sent, deferred, failed, unknown,
     # pending (pending includes copies a crashed sender left "sending").
     for col in ("revs", "sent", "defer", "fail", "unkn", "pend"):
         table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    table.add_column("subject / note", overflow="ellipsis", no_wrap=True, min_width=8)
+    # The one shrinkable column: a wrappable column holding one-line cells, so rich narrows it
+    # and ends the subject with "…" instead of cropping the whole table at the edge.
+    table.add_column("subject", overflow="ellipsis", min_width=8)
     for i in issues:
         c = i.counts
         table.add_row(
             i.key, i.status, (i.finished_at or i.created_at)[:10], str(i.review_count),
             str(c["sent"]), str(c["deferred"]), _warn(c["failed"]), _warn(c["unknown"]),
-            str(c["pending"] + c["sending"]), escape(i.subject or i.note),
+            str(c["pending"] + c["sending"]),
+            Text(i.subject or i.note, no_wrap=True, overflow="ellipsis"),
         )  # fmt: skip
     return table
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import webbrowser
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -17,6 +20,9 @@ from digest.cli.main import (
     pass_app,
     period_options,
 )
+from digest.config import Config
+from digest.errors import NothingCollected
+from digest.models import Problem, RenderedDigest, plural
 
 # --- collect: check, sources ---
 
@@ -25,7 +31,7 @@ from digest.cli.main import (
 @pass_app
 def check(app: App) -> None:
     """Validate the config and report the health of each source."""
-    from digest.cli.reports import health_table
+    from digest.cli.reports import failures, health_table
     from digest.collect.collection import check_config, collect
     from digest.period import current_period
 
@@ -38,8 +44,10 @@ def check(app: App) -> None:
     period = current_period(config, now())
     collection = collect(config, now=now(), since=period.start, until=period.end)
     console.print(health_table(collection, period))
+    for line in failures(collection):
+        console.print(line, soft_wrap=True)
     if collection.all_failed:
-        err_console.print("[red]error:[/red] every source failed; see the table above")
+        err_console.print("[red]error:[/red] every source failed; see above")
         raise click.exceptions.Exit(1)
 
 
@@ -51,7 +59,7 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
     """List the reviews the sources give for this period, and why others were left out."""
     import json
 
-    from digest.cli.reports import left_out_table, selected_table, sources_record
+    from digest.cli.reports import left_out_table, problem_lines, selected_table, sources_record
     from digest.pipeline.issue import look_at_issue
 
     config = app.config
@@ -66,10 +74,14 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
         for problem in problems:
             line = f"problem: {escape(problem.source)}: {escape(problem.message)}"
             err_console.print(line, soft_wrap=True)
-        return
-    console.print(selected_table(selected, period))
-    if selected.skipped or problems:
-        console.print(left_out_table(selected, problems))
+    else:
+        console.print(selected_table(selected, period))
+        if selected.skipped:
+            console.print(left_out_table(selected))
+        for problem_line in problem_lines(problems):
+            console.print(problem_line, soft_wrap=True)
+    if found.broken:
+        raise NothingCollected(found.why_nothing)
 
 
 # --- render: build, preview ---
@@ -84,26 +96,60 @@ def sources(app: App, since: str | None, until: str | None, as_json: bool) -> No
     help="Folder for digest.html, digest.txt and digest.eml.",
 )
 @period_options
+@click.option(
+    "--issue",
+    metavar="KEY",
+    help="Re-render a sent issue (e.g. 2026-W48) with the current templates, for template work.",
+)
 @pass_app
-def build(app: App, out: Path, since: str | None, until: str | None) -> None:
-    """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing."""
-    from digest.pipeline.build import size_report, write_files
-    from digest.pipeline.issue import look_at_issue
+def build(app: App, out: Path, since: str | None, until: str | None, issue: str | None) -> None:
+    """Render this period's digest to files (HTML, text, .eml) and lint it; sends nothing.
+
+    Example: digest build --issue 2026-W48 (re-render an issue already sent)
+    """
+    from digest.pipeline.issue import look_at_issue, reissue
 
     config = app.config
     when = now()
+    if issue is not None:
+        again = reissue(config, issue, now=when)
+        _print_problems(again.problems)
+        found = again.carried - len(again.missing)
+        console.print(
+            f"re-rendering issue {escape(issue)} with the current templates: {found} of its "
+            f"{plural(again.carried, 'review')} collected again from the sources (the ledger "
+            "keeps their ids, not their text)"
+        )
+        if again.missing:
+            missing = ", ".join(again.missing)
+            console.print(f"[yellow]not found in the sources any more:[/yellow] {escape(missing)}")
+        _write_build(config, again.rendered, out, when)
+        return
     built = look_at_issue(
         config, now=when, since=parse_when(since, config), until=parse_when(until, config)
     )
-    for problem in built.collection.problems if built.collection else ():
-        err_console.print(f"problem: {escape(problem.source)}: {escape(problem.message)}")
+    _print_problems(built.collection.problems if built.collection else ())
+    if built.broken:
+        raise NothingCollected(built.why_nothing)
     if built.rendered is None:
         console.print(escape(built.why_nothing))
         return
-    for path in write_files(config, built.rendered, out, now=when):
+    _write_build(config, built.rendered, out, when)
+
+
+def _print_problems(problems: Iterable[Problem]) -> None:
+    for problem in problems:
+        err_console.print(f"problem: {escape(problem.source)}: {escape(problem.message)}")
+
+
+def _write_build(config: Config, rendered: RenderedDigest, out: Path, when: datetime) -> None:
+    from digest.pipeline.build import size_report, write_files
+
+    for path in write_files(config, rendered, out, now=when):
         console.print(f"wrote {escape(str(path))}")
-    rendered = built.rendered
-    console.print(f"{len(rendered.reviews)} reviews · subject: {escape(rendered.subject)}")
+    console.print(
+        f"{plural(len(rendered.reviews), 'review')} · subject: {escape(rendered.subject)}"
+    )
     console.print(f"lint: size: {size_report(config, rendered)}", soft_wrap=True)
     for warning in rendered.warnings:
         console.print(f"[yellow]lint:[/yellow] {escape(warning)}", soft_wrap=True)
@@ -119,25 +165,44 @@ def build(app: App, out: Path, since: str | None, until: str | None) -> None:
 def preview(app: App, host: str, port: int, open_browser: bool) -> None:
     """Serve this period's digest on localhost, re-rendered when templates or sources change."""
     import threading
-    import webbrowser
 
     import uvicorn
 
+    from digest.web.app import bind
     from digest.web.preview import create_preview_app
 
     app.config  # noqa: B018 — report a bad config now, not on the first request
-    url = f"http://{host}:{port}/"
-    console.print(f"previewing at {url}  (/text: plain text, /phone: 375 px)  — Ctrl+C stops")
-    if open_browser:
-        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(create_preview_app(app.config_path), host=host, port=port, log_level="warning")
+    # Bound before the banner, so a port in use is one line that says what to change.
+    sock = bind(host, port, fix="pass another --port (digest preview --port 8027)")
+    try:
+        url = f"http://{host}:{sock.getsockname()[1]}/"
+        console.print(f"previewing at {url}  (/text: plain text, /phone: 375 px)  — Ctrl+C stops")
+        if open_browser:
+            opener = _browser(url)
+            if opener is not None:
+                threading.Timer(1.0, opener.open, args=(url,)).start()
+        settings = uvicorn.Config(create_preview_app(app.config_path), log_level="warning")
+        uvicorn.Server(settings).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _browser(url: str) -> webbrowser.BaseBrowser | None:
+    """The browser ``--open`` uses, or ``None`` after saying there is none (a server, ssh)."""
+    try:
+        return webbrowser.get()
+    except webbrowser.Error:
+        err_console.print(
+            f"--open: no browser found on this machine; open {url} yourself (or set $BROWSER)"
+        )
+        return None
 
 
 @cli.command("next")
 @pass_app
 def next_command(app: App) -> None:
     """Say when the next run is due and which reviews it would include now (sends nothing)."""
-    from digest.cli.reports import left_out_table, selected_table
+    from digest.cli.reports import left_out_table, problem_lines, selected_table
     from digest.schedule.scheduler import describe_next, plan_next
 
     config = app.config
@@ -148,5 +213,7 @@ def next_command(app: App) -> None:
         return
     console.print(escape(describe_next(config, plan, now=when)))
     console.print(selected_table(plan.selected, plan.period))
-    if plan.selected.skipped or plan.problems:
-        console.print(left_out_table(plan.selected, plan.problems))
+    if plan.selected.skipped:
+        console.print(left_out_table(plan.selected))
+    for line in problem_lines(plan.problems):
+        console.print(line, soft_wrap=True)

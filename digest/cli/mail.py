@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from digest.cli.main import (
     App,
+    ask,
     cli,
     console,
     err_console,
@@ -17,6 +18,7 @@ from digest.cli.main import (
     pass_app,
     period_options,
 )
+from digest.models import plural
 from digest.status import FAILED_OUTCOMES, SubscriberStatus, values
 
 # --- deliver: subscribers, send, history ---
@@ -38,7 +40,13 @@ def subscribers_import(app: App, csv_file: Path) -> None:
     result = subscribers.import_csv(conn, csv_file)
     for line in result.invalid:
         err_console.print(f"[yellow]skipped[/yellow] {escape(line)}")
-    console.print(f"imported {result.added} new subscriber{'s' if result.added != 1 else ''}")
+    parts = [f"imported {plural(result.added, 'new subscriber')}"]
+    if result.present:
+        parts.append(f"{result.present} already on the list (left as they were)")
+    if result.invalid:
+        parts.append(f"{plural(len(result.invalid), 'row')} skipped")
+    read_as = "" if result.encoding == "UTF-8" else f" (read as {result.encoding}, not UTF-8)"
+    console.print(", ".join(parts) + read_as)
 
 
 @subscribers.command("add")
@@ -110,7 +118,7 @@ def send(app: App, dry_run: bool, to: str | None, yes: bool, since: str | None,
         for w in plan.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(w)}")
         console.print(display.describe_plan(plan))
-        return yes or click.confirm("Send it?", default=False)
+        return yes or ask("Send it?", "send" if issue is None else f"send --issue {issue}")
 
     with display.ProgressBar(console) as bar:  # appears once sending starts
         result = pipeline.run_once(
@@ -120,6 +128,44 @@ def send(app: App, dry_run: bool, to: str | None, yes: bool, since: str | None,
     display.summary(console, result)
     if result.outcome in FAILED_OUTCOMES:
         click.get_current_context().exit(1)
+
+
+@cli.command()
+@click.option("--issue", "key", metavar="KEY", required=True, help="The issue to forget.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@pass_app
+def reset(app: App, key: str, yes: bool) -> None:
+    """Forget one issue (its row, deliveries and review records) so it can be built again.
+
+    Subscribers are never touched and runs keep their history. Example: digest reset --issue
+    2026-W48 — its reviews count as unsent again, and the next send mails that week again.
+    """
+    from digest.errors import StateError
+    from digest.state import db, forget, ledger
+    from digest.state.locks import send_lock
+
+    config = app.config
+    conn = db.connect(config.state)
+    stored = ledger.get_issue(conn, key)
+    if stored is None:
+        known = ", ".join(ledger.issue_keys(conn)) or "none yet"
+        raise StateError(str(config.state), f"there is no issue {key} to forget (issues: {known})")
+    sent = ledger.counts(conn, key)["sent"]
+    if not yes:
+        console.print(
+            f"issue {escape(key)}: {stored.status}, {stored.review_count} reviews, {sent} copies "
+            "sent. Forgetting it lets its reviews and its week go out again; subscribers stay."
+        )
+        if not ask(f"Forget issue {key}?", f"reset --issue {key}"):
+            console.print("cancelled; nothing was changed")
+            return
+    with send_lock(config):  # never under a send that is using the issue's rows
+        gone = forget.forget_issue(conn, key, path=config.state)
+    assert gone is not None
+    console.print(
+        f"forgot issue {escape(key)}: {gone.deliveries} deliveries and {gone.reviews} review "
+        "records removed; subscribers and runs are kept"
+    )
 
 
 @cli.command()

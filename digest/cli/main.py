@@ -18,12 +18,21 @@ from rich.console import Console
 from rich.markup import escape
 
 from digest.config import Config, default_config_path, load_config
-from digest.errors import DigestError
+from digest.errors import DigestError, NotConfirmed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def make_console(*, stderr: bool = False) -> Console:
+    """The one terminal-width policy: on a terminal, rich fits lines to its width; anywhere
+    else (cron mail, journald, a pipe) a message is never hard-wrapped mid-sentence — each one
+    stays one line (``soft_wrap``), and tables keep rich's 80 columns, truncating with "…"."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, soft_wrap=not stream.isatty())
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 class App:
@@ -76,6 +85,30 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = App(config_path or default_config_path())
 
 
+def _config_after_command(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        app = ctx.find_object(App)
+        if app is not None:
+            app.config_path = value
+
+
+def accept_config_everywhere(group: click.Group) -> None:
+    """``digest check --config x`` means ``digest --config x check``: the same option on every
+    command and group, setting the one value the group's option sets."""
+    for command in group.commands.values():
+        command.params.append(
+            click.Option(
+                ["--config", "config_path"],
+                type=click.Path(path_type=Path),
+                expose_value=False,
+                callback=_config_after_command,
+                help="The config file (the same as `digest --config PATH` before the command).",
+            )
+        )
+        if isinstance(command, click.Group):
+            accept_config_everywhere(command)
+
+
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)
@@ -93,6 +126,18 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         sys.exit(130)
+
+
+def ask(question: str, command: str) -> bool:
+    """A yes/no prompt for ``digest COMMAND``. End of input on a terminal (Ctrl-D) is "no";
+    with no terminal at all (cron, a pipe) it is one line saying to pass ``--yes``, not a bare
+    ``Aborted.`` — and a run that asked is recorded as ended, never left unfinished."""
+    try:
+        return click.confirm(question, default=False)
+    except click.exceptions.Abort:
+        if sys.stdin.isatty():
+            return False
+        raise NotConfirmed(command) from None
 
 
 def period_options(command: F) -> F:

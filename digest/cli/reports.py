@@ -32,7 +32,9 @@ def health_table(collection: Collection, period: Period) -> Table:
     table.add_column("Outside", justify="right")
     table.add_column("Problems", justify="right")
     for health in collection.sources:
-        status = Text("ok", style="green") if health.ok else Text(health.error, style="red")
+        # A failure's message names a path, and a typo in it must not be cut: the cell says
+        # "failed" and the whole message follows the table (``failures``), on its own line.
+        status = Text("ok", style="green") if health.ok else Text("failed (below)", style="red")
         if health.ok and not health.in_period:
             latest = health.latest.astimezone(period.start.tzinfo) if health.latest else None
             status = Text(
@@ -89,9 +91,22 @@ def sources_record(found: PreparedIssue) -> dict[str, Any]:
     }
 
 
+def failures(collection: Collection) -> list[Text]:
+    """Each failed source's whole message, one line each, printed after ``health_table``."""
+    return [
+        Text.assemble((f"{h.label}: ", "bold"), (h.error, "red"))
+        for h in collection.sources
+        if not h.ok
+    ]
+
+
 def selected_table(selected: Selected, period: Period) -> Table:
     """The reviews chosen for ``period``, in issue order."""
-    span = f"{period.start:%Y-%m-%d %H:%M} – {period.end:%Y-%m-%d %H:%M} ({period.key})"
+    # The window the reasons below were judged by: reaching back, it starts earlier.
+    start = selected.reach.astimezone(period.start.tzinfo) if selected.reach else period.start
+    span = f"{start:%Y-%m-%d %H:%M} – {period.end:%Y-%m-%d %H:%M} ({period.key})"
+    if selected.reach is not None:
+        span += f", reaching back from {period.start:%Y-%m-%d %H:%M} for the last issue's leftovers"
     table = Table(title=f"Reviews for {span}", title_justify="left")
     table.add_column("Title")
     table.add_column("Date")
@@ -111,18 +126,17 @@ def selected_table(selected: Selected, period: Period) -> Table:
     return table
 
 
-def left_out_table(selected: Selected, problems: Iterable[Problem]) -> Table:
-    """Each review left out and why, then each problem a source met."""
+def left_out_table(selected: Selected) -> Table:
+    """Each review left out and why (a source's problems follow as ``problem_lines``)."""
     table = Table(title="Left out", title_justify="left")
     table.add_column("Title")
     table.add_column("Source")
     table.add_column("Why")
     for skipped in selected.skipped:
         table.add_row(Text(skipped.title), Text(skipped.source), Text(skipped.reason))
-    for problem in problems:
-        table.add_row(
-            Text("(problem)", style="dim"),
-            Text(problem.source),
-            Text(problem.message, style="red"),
-        )
     return table
+
+
+def problem_lines(problems: Iterable[Problem]) -> list[Text]:
+    """Each problem a source met, whole, one line each: a path in it is never cut."""
+    return [Text.assemble(("problem: ", "red"), f"{p.source}: ", p.message) for p in problems]

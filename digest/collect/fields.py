@@ -26,6 +26,7 @@ on entry HTML after sanitising and converting it to text.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,6 +198,16 @@ def _grade(raw: str) -> tuple[Grade | None, str | None]:
     return grade, None
 
 
+def _misspelt(label: str) -> list[str]:
+    """A label one slip away from a known one (``Overveiw``, ``Ratng``) reads as a section
+    heading, and the field stays empty: say which label was meant."""
+    close = difflib.get_close_matches(label.casefold(), BODY_LABELS, n=1, cutoff=0.8)
+    if not close:
+        return []
+    meant = close[0].capitalize()
+    return [f"'{label}:' is not a known label, so it opened a section; did you mean '{meant}:'?"]
+
+
 def parse_review_text(text: str) -> ReviewFields:
     """Read the labelled paragraphs of one review body (plain text) into ``ReviewFields``.
 
@@ -247,6 +258,7 @@ def parse_review_text(text: str) -> ReviewFields:
         else:
             sections.append((label, [rest] if rest else []))
             open_field = "section"
+            warnings.extend(_misspelt(label))
 
     verdict = _block(verdict_parts)
     return ReviewFields(

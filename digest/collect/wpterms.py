@@ -17,15 +17,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
+from digest import config as cfg
 from digest.collect.sanitize import html_to_line
 from digest.config import SourceFilter, slugify
 from digest.errors import SourceError
 from digest.models import Problem, Skipped
 
-if TYPE_CHECKING:
-    from digest.collect.wordpress import WordPressSource
+
+class WordPressSource(Protocol):
+    """What the term filters need of the WordPress source (``collect.wordpress``)."""
+
+    entry: cfg.WordPressSettings
+    settings: cfg.Config
+    label: str
+
+    def get_json(
+        self, params: dict[str, str], *, what: str, url: str | None = None
+    ) -> tuple[list[Any], int, int]: ...
+
 
 LISTED = 100
 Taxonomy = Literal["categories", "tags"]

@@ -16,7 +16,7 @@ import httpx
 from digest.config import Config
 from digest.deliver import Transport, make_transport
 from digest.deliver.message import MessageTemplate, Recipient
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, NothingCollected
 from digest.period import current_period
 from digest.pipeline.issue import PreparedIssue, prepare_issue
 from digest.pipeline.run import Plan, dkim_signer, message_template, wall_clock
@@ -69,6 +69,8 @@ def dry_run(
         key = prepared.period.key
         where = "Maildir " + str(config.outbox) if config.smtp is None else config.smtp.host
         note = prepared.why_nothing
+        if prepared.broken:
+            raise NothingCollected(note)
         if note:
             return DryRun(Plan(key, "", 0, 0, False, where), (), note)
         stored = prepared.stored if prepared.state == "stored" else None

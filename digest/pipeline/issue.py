@@ -33,17 +33,19 @@ import httpx
 
 from digest.collect import Collection, collect
 from digest.config import Config
-from digest.models import Period, RenderedDigest
+from digest.errors import DigestError, NothingCollected
+from digest.models import Period, Problem, RenderedDigest, Review, plural
 from digest.period import current_period
 from digest.render.compose import empty_period_message, render_digest
-from digest.select import Selected, select_reviews
+from digest.select import Selected, select_reviews, sort_reviews
 from digest.state import db, ledger
+from digest.state.forget import issue_reviews
 from digest.state.ledger import StoredIssue
 
 #: Where a period's issue stands, as ``prepare_issue`` found it.
 IssueState = Literal[
     "stored",  # already recorded in the ledger (sending, done or empty): see ``stored``
-    "no-sources",  # every source failed: nothing can be said about the week yet
+    "no-sources",  # a source failed and nothing new came from the others: not a quiet week
     "nothing-new",  # the sources answered, but nothing is new and no quiet note is wanted
     "ready",  # a digest was rendered (or, with render=False, there is something to render)
 ]
@@ -61,19 +63,47 @@ class PreparedIssue:
     rendered: RenderedDigest | None = None
 
     @property
+    def broken(self) -> bool:
+        """A source failed and nothing could be collected: commands exit non-zero."""
+        return self.state == "no-sources"
+
+    @property
     def why_nothing(self) -> str:
-        """Why there is nothing to send, in one line; "" when there is a digest."""
+        """Why there is nothing to send, in one line; "" when there is a digest.
+
+        The one answer every command prints (build, preview, sources, send --dry-run / --to,
+        a run): a broken source never reads like a quiet week.
+        """
+        key = self.period.key
         if self.state == "stored" and self.stored is not None:
             if self.stored.status == "empty":
-                return f"issue {self.period.key} had nothing to send: {self.stored.note}"
+                return f"issue {key} had nothing to send: {self.stored.note}"
             if self.stored.status == "done":
-                return f"issue {self.period.key} already sent"
+                n = self.stored.review_count
+                return (
+                    f"issue {key} already sent with {plural(n, 'review')}; "
+                    f"`digest build --issue {key}` re-renders it with the current templates"
+                )
             return ""
         if self.state == "no-sources":
-            return "every source failed; nothing was recorded or sent, the next run tries again"
+            return self._why_broken()
         if self.state == "nothing-new":
             return empty_period_message(self.period)
         return ""
+
+    def _why_broken(self) -> str:
+        failed = [s for s in self.collection.sources if not s.ok] if self.collection else []
+        what = "; ".join(f"{s.label}: {s.error}" for s in failed)
+        after = "nothing was recorded or sent; fix it and run again"
+        if self.collection is not None and self.collection.all_failed:
+            if len(failed) == 1:
+                return f"the only source failed ({what}); {after}"
+            return f"every source failed ({what}); {after}"
+        names = ", ".join(s.label for s in failed)
+        return (
+            f"source {names} failed ({what}) and no other source had new reviews for "
+            f"{self.period.key}; {after}"
+        )
 
 
 @contextmanager
@@ -122,8 +152,12 @@ def prepare_issue(
     selected = select_reviews(
         config, collection, period, already_sent=sent, now=now, carry_since=reach
     )
-    if collection.all_failed:
+    failed = any(not s.ok for s in collection.sources)
+    if collection.all_failed or (failed and not selected.reviews):
         return PreparedIssue(period, "no-sources", stored, collection, selected)
+    if stored is not None and stored.status == "done" and not selected.reviews:
+        # The week went out already: its reviews are "sent", so a quiet note would be a lie.
+        return PreparedIssue(period, "stored", stored, collection, selected)
     if not (selected.reviews or config.newsletter.quiet_week):
         return PreparedIssue(period, "nothing-new", stored, collection, selected)
     rendered = None
@@ -153,3 +187,50 @@ def look_at_issue(
             config, period, now=now, conn=conn, client=client, whole_window=since is not None,
             render=render, collection=collection,
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Reissue:
+    """A sent issue re-rendered with the current templates (``digest build --issue``)."""
+
+    rendered: RenderedDigest
+    carried: int  # how many reviews the ledger says the issue carried
+    missing: tuple[str, ...]  # titles of those the sources no longer give
+    problems: tuple[Problem, ...]
+
+
+def reissue(
+    config: Config, key: str, *, now: datetime, client: httpx.Client | None = None
+) -> Reissue:
+    """Issue ``key`` re-rendered: its stored period, and the reviews it carried.
+
+    The ledger keeps each issue's rendered HTML and its reviews' ids, not the reviews
+    themselves, so they are collected again from the sources for that period and only the ids
+    the issue carried are kept; ``missing`` names any the sources no longer give. Nothing is
+    written.
+    """
+    with existing_state(config) as conn:
+        period = ledger.stored_period(conn, key) if conn is not None else None
+        if conn is None or period is None:
+            known = ", ".join(ledger.issue_keys(conn)) if conn is not None else ""
+            raise DigestError(
+                f"there is no issue {key} to re-render"
+                + (f" (issues: {known})" if known else " (nothing has been sent yet)")
+            )
+        carried = issue_reviews(conn, key)
+    if not carried:
+        raise DigestError(f"issue {key} carried no reviews, so there is nothing to re-render")
+    collection = collect(config, now=now, client=client)
+    found: dict[str, Review] = {}
+    for review in collection.reviews:
+        if review.id in carried:
+            found.setdefault(review.id, review)
+    if not found:
+        raise NothingCollected(
+            f"none of the {plural(len(carried), 'review')} of issue {key} could be collected "
+            "again from the sources (the ledger keeps their ids, not their text)"
+        )
+    missing = tuple(title for rid, title in carried.items() if rid not in found)
+    reviews = sort_reviews(list(found.values()), config.selection.order)
+    rendered = render_digest(config, period, reviews, now=now)
+    return Reissue(rendered, len(carried), missing, collection.problems)

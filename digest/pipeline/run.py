@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -90,6 +91,9 @@ class _Job:
     progress: Progress | None
     confirm: Confirm | None
     resend_unknown: bool
+    #: ``time.monotonic()`` when the run began: the summary's duration is the whole run's, as
+    #: the scheduler's log line measures it, not only the sending.
+    started: float = field(default_factory=time.monotonic)
 
 
 def run_once(
@@ -244,7 +248,8 @@ def _send(
     if report.error is not None:
         raise report.error
     totals = ledger.counts(conn, key)
-    return _result(key, issue.review_count, report, totals, finished, problems, warnings)
+    took = time.monotonic() - job.started  # the whole run, as the scheduler's log line says
+    return _result(key, issue.review_count, report, totals, finished, problems, warnings, took)
 
 
 def message_template(
@@ -272,6 +277,7 @@ def _result(
     finished: bool,
     problems: tuple[Problem, ...],
     warnings: tuple[str, ...],
+    took: float,
 ) -> RunResult:
     c = report.counts
     outcome: RunOutcome
@@ -283,11 +289,11 @@ def _result(
         outcome, what = "incomplete", "deferred copies are retried on the next `digest send`"
     message = (
         f"issue {key}: {c['sent']} sent, {c['deferred']} deferred, {c['failed']} failed, "
-        f"{c['unknown']} unknown in {report.elapsed:.1f}s ({report.rate:.0f} msgs/s) — {what}"
+        f"{c['unknown']} unknown in {took:.1f}s ({report.rate:.0f} msgs/s sending) — {what}"
     )
     return RunResult(
         key, outcome, message, reviews=reviews, recipients=report.total, sent=c["sent"],
         failed=c["failed"], deferred=c["deferred"], unknown=c["unknown"], skipped=c["skipped"],
-        elapsed=report.elapsed, rate=report.rate, problems=problems, warnings=warnings,
+        elapsed=took, rate=report.rate, problems=problems, warnings=warnings,
         totals=totals,
     )  # fmt: skip

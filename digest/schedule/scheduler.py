@@ -31,7 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from digest.config import Config
 from digest.deliver import Transport
 from digest.errors import DigestError
-from digest.models import Period, Problem
+from digest.models import Period, Problem, plural
 from digest.period import current_period
 from digest.pipeline.issue import look_at_issue
 from digest.schedule.cron import build_trigger, local_time, next_fire, relative
@@ -64,7 +64,7 @@ def describe_next(config: Config, plan: NextRun, *, now: datetime) -> str:
     elif plan.existing:
         text += f" That issue is already recorded ({plan.existing}); the run will send nothing."
     else:
-        text += f" If it ran now it would carry {len(plan.selected.reviews)} review(s):"
+        text += f" If it ran now it would carry {plural(len(plan.selected.reviews), 'review')}:"
     return text
 
 

@@ -14,6 +14,8 @@ up again and confirming, brings it back.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import io
 import json
 import secrets
 import sqlite3
@@ -164,23 +166,49 @@ def active(conn: sqlite3.Connection) -> list[Subscriber]:
 class ImportResult:
     added: int
     invalid: tuple[str, ...]
+    present: int = 0  # valid rows whose address was already on the list (left as it was)
+    encoding: str = "UTF-8"  # how the file was read
 
 
 def import_csv(conn: sqlite3.Connection, path: Path) -> ImportResult:
     """Import ``email,name,…`` rows (a header row is required; extra columns are kept).
 
-    Invalid rows are reported, never fatal; valid ones are added in one transaction.
+    UTF-8 (with or without a BOM), else Windows-1252 — what Excel saves on Windows; the
+    separator (``,`` ``;`` tab ``|``) is read from the header row, so a European Excel's
+    semicolons work. Invalid rows are reported, never fatal; valid ones are added in one
+    transaction.
     """
     try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            header = reader.fieldnames or []
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        data = path.read_bytes()
+    except OSError as e:
+        raise SubscriberError(f"{path}: can't read the CSV file ({e.strerror})") from None
+    text, encoding = _decode(data)
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    delimiter = next((d for d in ",;\t|" if d in first), ",")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows = list(reader)
+        header = reader.fieldnames or []
+    except csv.Error as e:
         raise SubscriberError(f"{path}: can't read the CSV file ({e})") from None
     if "email" not in {k.strip().lower() for k in header if k}:
-        raise SubscriberError(f"{path}: the first row must be a header with an 'email' column")
-    return _import_rows(conn, rows)
+        raise SubscriberError(
+            f"{path}: the first row must be a header with an 'email' column "
+            f"(found: {', '.join(repr(k) for k in header) or 'nothing'})"
+        )
+    result = _import_rows(conn, rows)
+    return dataclasses.replace(result, encoding=encoding)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    try:
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        # Windows-1252 leaves five bytes undefined; Latin-1 reads those as they are.
+        try:
+            return data.decode("cp1252"), "Windows-1252"
+        except UnicodeDecodeError:
+            return data.decode("latin-1"), "Latin-1"
 
 
 def _import_rows(
@@ -209,4 +237,4 @@ def _import_rows(
             [(e, n, x, secrets.token_urlsafe(32), now, now) for e, n, x in valid],
         )
         added = conn.total_changes - before
-    return ImportResult(added=added, invalid=tuple(invalid))
+    return ImportResult(added=added, invalid=tuple(invalid), present=len(valid) - added)

@@ -319,8 +319,8 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port``, or a ``ServeError`` that says what to change."""
+def bind(host: str, port: int, *, fix: str = "pass --port or set serve.port") -> socket.socket:
+    """A socket bound to ``host:port``, or a ``ServeError`` that says what to change (``fix``)."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -345,7 +345,10 @@ def bind(host: str, port: int) -> socket.socket:
             ) from None
         else:
             why = f"can't be used ({e.strerror})"
-        raise ServeError(f"port {port} on {host} {why}; pass --port or set serve.port") from None
+        raise ServeError(f"port {port} on {host} {why}; {fix}") from None
+    # Listening at once: a client that connects as soon as the address is announced waits in
+    # the backlog until the server accepts, instead of being refused.
+    sock.listen(2048)
     return sock
 
 

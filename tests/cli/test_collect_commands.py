@@ -231,7 +231,11 @@ def test_check_reports_each_source(tmp_path: Path, reviews: Path) -> None:
     gone = next(line for line in lines if "gone folder" in line)
     # Four readable reviews: three in this period, the old one outside it; one unreadable file.
     assert [cell.strip() for cell in good.split("│")[3:7]] == ["ok", "3", "1", "1"]
-    assert "does not exist; create it or fix the path" in gone
+    assert "failed (below)" in gone
+    # The whole message follows the table on one line, its path never cut.
+    missing = tmp_path / "missing"
+    wanted = f"gone folder: folder {missing} does not exist; create it or fix the path"
+    assert any(line.startswith(wanted) for line in lines), result.stdout
 
 
 def test_check_fails_when_every_source_fails(tmp_path: Path) -> None:

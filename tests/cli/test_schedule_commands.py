@@ -48,7 +48,7 @@ def test_plan_next_says_when_and_what_without_writing_anything(tmp_path: Path) -
     assert [r.title for r in plan.selected.reviews] == [titles[1]]
     assert describe_next(config, plan, now=now) == (
         "Next run: Mon 30 Nov 2026 08:00 CET (in 4 days, 12 hours), issue 2026-W49. "
-        "If it ran now it would carry 1 review(s):"
+        "If it ran now it would carry 1 review:"
     )
     after = [dict(r) for r in query(config, "SELECT * FROM runs")], maildir_copies(config)
     assert after == before

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+#: What cron or journald gives a command: no terminal, so rich's 80 columns and no colour.
+NO_TERMINAL = {"COLUMNS": "80", "NO_COLOR": "1"}
 
-def digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m digest --config CONFIG ARGS…``, its output captured as text."""
+
+def digest(
+    config: Path | None, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m digest --config CONFIG ARGS…``, its output captured as text.
+
+    No terminal, as under cron: stdin is ``/dev/null`` and stdout a pipe. ``config=None``
+    leaves the option out (a test passes ``--config`` after the command itself); ``env`` is
+    added to the environment (``COLUMNS``, ``PATH`` …)."""
+    head = ["--config", str(config)] if config is not None else []
     return subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(config), *args],
+        [sys.executable, "-m", "digest", *head, *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env} if env is not None else None,
     )
 
 

@@ -53,3 +53,18 @@ def write_config_file(folder: Path, **sections: Any) -> Path:
 def build_config(folder: Path, **sections: Any) -> Config:
     """``write_config_file`` and load it: the validated ``Config`` a test runs with."""
     return load_config(write_config_file(folder, **sections))
+
+
+REVIEW = """\
+Overview: Two rival piano tuners share one village. Lanternfly; 2026; PG; 91 min.
+
+Overall: A delight.
+
+Rating: {grade}
+"""
+
+
+def add_review(folder: Path, name: str, grade: str = "A-") -> None:
+    """``folder/reviews/NAME.txt``: a review with no Date: line, so it is dated now (its
+    file's modification time) unless ``name`` starts with a date."""
+    (folder / "reviews" / f"{name}.txt").write_text(REVIEW.format(grade=grade), "utf-8")
