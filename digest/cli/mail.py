@@ -141,7 +141,7 @@ def reset(app: App, key: str, yes: bool) -> None:
     2026-W48 — its reviews count as unsent again, and the next send mails that week again.
     """
     from digest.errors import StateError
-    from digest.state import db, forget, ledger
+    from digest.state import db, deliveries, forget, ledger
     from digest.state.locks import send_lock
 
     config = app.config
@@ -150,7 +150,7 @@ def reset(app: App, key: str, yes: bool) -> None:
     if stored is None:
         known = ", ".join(ledger.issue_keys(conn)) or "none yet"
         raise StateError(str(config.state), f"there is no issue {key} to forget (issues: {known})")
-    sent = ledger.counts(conn, key)["sent"]
+    sent = deliveries.counts(conn, key)["sent"]
     if not yes:
         console.print(
             f"issue {escape(key)}: {stored.status}, {stored.review_count} reviews, {sent} copies "

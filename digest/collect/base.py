@@ -14,7 +14,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
@@ -88,3 +88,30 @@ class Source(Protocol):
     def collect(
         self, *, now: datetime, since: datetime | None = None, until: datetime | None = None
     ) -> SourceResult: ...
+
+
+class _Labelled(Protocol):
+    @property
+    def label(self) -> str: ...
+
+
+Entry = TypeVar("Entry", bound=_Labelled)
+
+
+class NetworkSource(Generic[Entry]):
+    """What every network source keeps: its ``sources:`` entry, the settings, the guarded
+    ``httpx.Client`` and the state database (for the HTTP cache), and its label."""
+
+    def __init__(
+        self,
+        entry: Entry,
+        *,
+        settings: Config,
+        client: httpx.Client,
+        conn: sqlite3.Connection | None = None,
+    ) -> None:
+        self.entry = entry
+        self.settings = settings
+        self.client = client
+        self.conn = conn
+        self.label = entry.label

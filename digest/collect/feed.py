@@ -13,15 +13,12 @@ deadline (``digest.collect.parse``).
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from digest import config as cfg
-from digest.collect.base import Deadline, SourceResult
+from digest.collect.base import Deadline, NetworkSource, SourceResult
 from digest.collect.dates import DateReader, unambiguous
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
 from digest.collect.feedparts import FeedContext, entry_tags, first_person
@@ -43,22 +40,8 @@ _ACCEPT = (
 _CHARSET_NOTES = ("CharacterEncodingOverride", "CharacterEncodingUnknown", "NonXMLContentType")
 
 
-class FeedSource:
+class FeedSource(NetworkSource[cfg.FeedSettings]):
     """Reads one RSS, Atom or JSON feed."""
-
-    def __init__(
-        self,
-        entry: cfg.FeedSettings,
-        *,
-        settings: cfg.Config,
-        client: httpx.Client,
-        conn: sqlite3.Connection | None = None,
-    ) -> None:
-        self.entry = entry
-        self.settings = settings
-        self.client = client
-        self.conn = conn
-        self.label = entry.label
 
     def collect(
         self, *, now: datetime, since: datetime | None = None, until: datetime | None = None

@@ -216,62 +216,72 @@ def parse_review_text(text: str) -> ReviewFields:
     to belong to (before the first label, or after a one-line field such as ``Rating:``) opens
     a section with an empty heading, so nothing a reviewer wrote is dropped.
     """
-    overview = verdict = credit = grade_raw = ""
-    facts: Facts | None = None
-    grade: Grade | None = None
-    labels: list[str] = []
-    warnings: list[str] = []
-    sections: list[tuple[str, list[str]]] = []
-    verdict_parts: list[str] = []
-    open_field: str | None = None  # "overview", "verdict", "section" or None
-
+    reading = _Reading()
     for para in paragraphs(text):
         found = split_label(para)
         if found is None:
-            if open_field == "overview" and facts is None and (f := parse_facts(para)):
-                facts = f
-            elif open_field == "verdict":
-                verdict_parts.append(para)
-            elif open_field == "section":
-                sections[-1][1].append(para)
-            else:
-                sections.append(("", [para]))
-                open_field = "section"
-            continue
-        label, rest = found
-        labels.append(label)
-        field = BODY_LABELS.get(label.casefold())
-        if field == "overview":
-            overview, facts = split_overview(rest)
-            open_field = "overview"
-        elif field == "verdict":
-            verdict_parts = [rest] if rest else []
-            open_field = "verdict"
-        elif field == "grade":
-            grade_raw = _one_line(rest)
-            grade, warning = _grade(grade_raw)
-            warnings.extend([warning] if warning else [])
-            open_field = None
-        elif field == "credit":
-            credit = _one_line(rest)
-            open_field = None
+            reading.continued(para)
         else:
-            sections.append((label, [rest] if rest else []))
-            open_field = "section"
-            warnings.extend(_misspelt(label))
+            reading.labelled(*found)
+    return reading.fields()
 
-    verdict = _block(verdict_parts)
-    return ReviewFields(
-        overview=overview,
-        facts=facts,
-        sections=tuple(Section(h, _block(ps)) for h, ps in sections if h or _block(ps)),
-        verdict=verdict,
-        grade=grade,
-        grade_raw=grade_raw,
-        credit=credit,
-        labels=tuple(labels),
-        warnings=tuple(warnings),
-    )
+
+class _Reading:
+    """The fields of one review body as its paragraphs are read, in order."""
+
+    def __init__(self) -> None:
+        self.overview = self.credit = self.grade_raw = ""
+        self.facts: Facts | None = None
+        self.grade: Grade | None = None
+        self.labels: list[str] = []
+        self.warnings: list[str] = []
+        self.sections: list[tuple[str, list[str]]] = []
+        self.verdict: list[str] = []
+        self.open: str | None = None  # "overview", "verdict", "section" or None
+
+    def continued(self, para: str) -> None:
+        """A paragraph without a label: it belongs to the field that is open."""
+        if self.open == "overview" and self.facts is None and (f := parse_facts(para)):
+            self.facts = f
+        elif self.open == "verdict":
+            self.verdict.append(para)
+        elif self.open == "section":
+            self.sections[-1][1].append(para)
+        else:
+            self.sections.append(("", [para]))
+            self.open = "section"
+
+    def labelled(self, label: str, rest: str) -> None:
+        self.labels.append(label)
+        field = BODY_LABELS.get(label.casefold())
+        self.open = field if field in ("overview", "verdict") else None
+        if field == "overview":
+            self.overview, self.facts = split_overview(rest)
+        elif field == "verdict":
+            self.verdict = [rest] if rest else []
+        elif field == "grade":
+            self.grade_raw = _one_line(rest)
+            self.grade, warning = _grade(self.grade_raw)
+            self.warnings.extend([warning] if warning else [])
+        elif field == "credit":
+            self.credit = _one_line(rest)
+        else:
+            self.sections.append((label, [rest] if rest else []))
+            self.open = "section"
+            self.warnings.extend(_misspelt(label))
+
+    def fields(self) -> ReviewFields:
+        return ReviewFields(
+            overview=self.overview,
+            facts=self.facts,
+            sections=tuple(Section(h, _block(ps)) for h, ps in self.sections if h or _block(ps)),
+            verdict=_block(self.verdict),
+            grade=self.grade,
+            grade_raw=self.grade_raw,
+            credit=self.credit,
+            labels=tuple(self.labels),
+            warnings=tuple(self.warnings),
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -194,6 +194,37 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, object], str]:
     return fields, str(body)
 
 
+def _dated(path: Path, header: dict[str, object], mtime: float, tz: tzinfo) -> tuple[str, datetime]:
+    """The file's title stem and its date: ``Date:``, else a ``2026-11-20-`` name prefix,
+    else the file's modification time."""
+    stem = path.stem
+    date_value: object = header.get("date")
+    if m := _DATE_PREFIX_RE.match(stem):
+        stem = m.group("rest")
+        date_value = date_value or m.group("date")
+    if date_value is None:
+        return stem, datetime.fromtimestamp(mtime, tz=UTC)
+    try:
+        return stem, parse_date(date_value, tz)
+    except ValueError as e:
+        raise ReviewError(f"{path}: Date: {e}; fix the date or remove the line") from None
+
+
+def _image(path: Path, header: dict[str, object], credit: str, warnings: list[str]) -> Image | None:
+    """The featured image from ``Image:`` (or a URL given as the credit), with its credit."""
+    credit = credit or str(header.get("credit", ""))
+    image_url = str(header.get("image", ""))
+    if not image_url and credit.lower().startswith(("http://", "https://")):
+        image_url, credit = credit, ""
+    if not image_url:
+        return None
+    try:
+        return Image(url=image_url, alt=str(header.get("image_alt", "")), credit=credit)
+    except ReviewError as e:
+        warnings.append(f"{path}: Image: {e}; the review is listed without an image")
+        return None
+
+
 def read_review_file(path: Path, *, source: str, tz: tzinfo) -> tuple[Review, list[str]]:
     """Read one review file; ``(review, warnings)``. Raises ``ReviewError`` naming the file."""
     text, mtime = _read_text(path)
@@ -209,18 +240,7 @@ def read_review_file(path: Path, *, source: str, tz: tzinfo) -> tuple[Review, li
         )
     warnings = [f"{path}: {w}" for w in fields.warnings]
 
-    stem = path.stem
-    date_value: object = header.get("date")
-    if m := _DATE_PREFIX_RE.match(stem):
-        stem = m.group("rest")
-        date_value = date_value or m.group("date")
-    if date_value is not None:
-        try:
-            published = parse_date(date_value, tz)
-        except ValueError as e:
-            raise ReviewError(f"{path}: Date: {e}; fix the date or remove the line") from None
-    else:
-        published = datetime.fromtimestamp(mtime, tz=UTC)
+    stem, published = _dated(path, header, mtime, tz)
 
     grade = fields.grade
     if grade is None and not fields.grade_raw and (rating := header.get("rating")):
@@ -228,16 +248,7 @@ def read_review_file(path: Path, *, source: str, tz: tzinfo) -> tuple[Review, li
         if grade is None:
             warnings.append(f"{path}: rating {rating!r} is not a grade; use A+ … F or 3.5/5")
 
-    credit = fields.credit or str(header.get("credit", ""))
-    image_url = str(header.get("image", ""))
-    if not image_url and credit.lower().startswith(("http://", "https://")):
-        image_url, credit = credit, ""
-    image = None
-    if image_url:
-        try:
-            image = Image(url=image_url, alt=str(header.get("image_alt", "")), credit=credit)
-        except ReviewError as e:
-            warnings.append(f"{path}: Image: {e}; the review is listed without an image")
+    image = _image(path, header, fields.credit, warnings)
 
     link = str(header.get("link", "")) or None
     if link and not link.lower().startswith(("http://", "https://")):

@@ -283,19 +283,8 @@ def _get_once(
         try:
             if response.status_code in _REDIRECTS or response.status_code == 304:
                 return response.status_code, response.headers, b""
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(origin, _too_large(max_bytes))
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FetchError(origin, _too_large(max_bytes))
-                if time.monotonic() > deadline:
-                    raise FetchError(origin, _too_slow())
-                chunks.append(chunk)
-            return response.status_code, response.headers, b"".join(chunks)
+            body = _read_body(response, max_bytes=max_bytes, deadline=deadline, origin=origin)
+            return response.status_code, response.headers, body
         finally:
             response.close()
     except AddressRefused as e:
@@ -318,6 +307,23 @@ def _get_once(
         raise FetchError(origin, f"the download failed ({type(e).__name__}: {e})") from e
     except (httpx.InvalidURL, ValueError) as e:  # a malformed redirect target, or a bad host
         raise FetchError(origin, f"can't fetch {url[:200]!r} ({e}); check the url") from e
+
+
+def _read_body(response: httpx.Response, *, max_bytes: int, deadline: float, origin: str) -> bytes:
+    """The body, refused past ``max_bytes`` (declared or counted) or past the deadline."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(origin, _too_large(max_bytes))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(origin, _too_large(max_bytes))
+        if time.monotonic() > deadline:
+            raise FetchError(origin, _too_slow())
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _host(url: str) -> str:

@@ -21,7 +21,6 @@ error page, a site without the REST API) is a clear error naming the url to chec
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +28,7 @@ import httpx
 
 from digest import config as cfg
 from digest.collect import wpterms
-from digest.collect.base import SourceResult
+from digest.collect.base import NetworkSource, SourceResult
 from digest.collect.entry import ImageOffer, build_review, check_date, to_int
 from digest.collect.http import fetch_with
 from digest.collect.sanitize import clean_text, html_to_line
@@ -53,23 +52,9 @@ def posts_url(site: str) -> str:
     return base + _API_PATH
 
 
-class WordPressSource:
-    """Reads the recent posts of one WordPress site."""
-
-    def __init__(
-        self,
-        entry: cfg.WordPressSettings,
-        *,
-        settings: cfg.Config,
-        client: httpx.Client,
-        conn: sqlite3.Connection | None = None,
-    ) -> None:
-        self.entry = entry
-        self.settings = settings
-        self.client = client
-        # No conditional GET here: ``after`` changes every run, so nothing would ever match.
-        self.conn = conn
-        self.label = entry.label
+class WordPressSource(NetworkSource[cfg.WordPressSettings]):
+    """Reads the recent posts of one WordPress site (no conditional GET: ``after`` changes
+    every run, so nothing would ever match)."""
 
     def collect(
         self, *, now: datetime, since: datetime | None = None, until: datetime | None = None

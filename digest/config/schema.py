@@ -22,7 +22,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
@@ -125,13 +125,7 @@ class Newsletter(_Model):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown timezone {v!r}; use an IANA name such as Europe/London"
-            ) from None
-        return v
+        return check_timezone(v)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -26,8 +26,8 @@ from pathlib import Path
 from digest.deliver.message import MessageTemplate, Recipient
 from digest.deliver.transport import Attempt, Session, Transport
 from digest.errors import ConnectFailed, DeliveryError, DigestError, RecipientError
-from digest.state import db, ledger
-from digest.state.ledger import Claimed, Outcome
+from digest.state import db, deliveries
+from digest.state.deliveries import Claimed, Outcome
 from digest.status import DELIVERY_ORDER, DeliveryStatus
 
 Progress = Callable[[int, int], None]
@@ -127,7 +127,7 @@ class _Worker(threading.Thread):
             self.session = None
 
     def _deliver(self, conn: sqlite3.Connection, job: Claimed) -> Outcome:
-        standing = ledger.subscriber_status(conn, job.subscriber_id)
+        standing = deliveries.subscriber_status(conn, job.subscriber_id)
         if standing != "active":
             return Outcome(job.subscriber_id, "skipped", f"subscriber is {standing}")
         message_id = self.template.message_id(job.email)
@@ -211,7 +211,7 @@ class _Run:
             conn, state, key, stop, progress,
         )  # fmt: skip
         self.slots = transport.connections
-        self.report = DeliveryReport(total=ledger.counts(conn, key)["pending"])
+        self.report = DeliveryReport(total=deliveries.counts(conn, key)["pending"])
         self.started = time.monotonic()
         self.jobs: queue.Queue[Claimed | None] = queue.Queue()
         self.results: queue.Queue[Outcome] = queue.Queue()
@@ -224,7 +224,7 @@ class _Run:
         exhausted = False
         while not (self.stop.is_set() or self.fatal.is_set()):
             if not exhausted and self.in_flight < self.slots:
-                claimed, skipped = ledger.claim(
+                claimed, skipped = deliveries.claim(
                     self.conn, self.key, self.slots - self.in_flight, path=self.state
                 )
                 self.record(skipped)
@@ -245,7 +245,7 @@ class _Run:
     def record(self, outcomes: list[Outcome]) -> None:
         if not outcomes:
             return
-        ledger.record_outcomes(self.conn, self.key, outcomes, path=self.state)
+        deliveries.record_outcomes(self.conn, self.key, outcomes, path=self.state)
         for o in outcomes:
             if o.status in self.report.counts:
                 self.report.counts[o.status] += 1

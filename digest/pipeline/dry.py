@@ -20,7 +20,7 @@ from digest.errors import DeliveryError, NothingCollected
 from digest.period import current_period
 from digest.pipeline.issue import PreparedIssue, prepare_issue
 from digest.pipeline.run import Plan, dkim_signer, message_template, wall_clock
-from digest.state import db, ledger
+from digest.state import db, deliveries
 from digest.state.subscribers import get as get_subscriber
 from digest.state.subscribers import normalise_address
 
@@ -81,7 +81,7 @@ def dry_run(
             subject, reviews = prepared.rendered.subject, len(prepared.rendered.reviews)
         shown: list[tuple[str, str, str]] = []
         total = 0
-        for row in ledger.recipients(conn, key if stored is not None else None):
+        for row in deliveries.recipients(conn, key if stored is not None else None):
             total += 1
             if len(shown) < limit:
                 shown.append((row["email"], row["name"], row["status"]))

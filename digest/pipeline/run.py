@@ -32,7 +32,7 @@ from digest.errors import DeliveryError, DigestError, SendBusy
 from digest.models import Period, Problem
 from digest.period import current_period
 from digest.pipeline.issue import prepare_issue
-from digest.state import db, ledger, runs
+from digest.state import db, deliveries, ledger, runs
 from digest.state.ledger import StoredIssue
 from digest.state.locks import send_lock
 from digest.status import RunOutcome, RunTrigger
@@ -129,7 +129,7 @@ def run_once(
             period = current_period(config, now, since=since, until=until)
         else:
             period = _stored_period(conn, issue)
-        ledger.tune_for_sending(conn)
+        deliveries.tune_for_sending(conn)
         run_id = runs.start_run(conn, trigger, now=now, path=config.state)
         try:
             result = _locked_run(config, conn, period, job)
@@ -180,14 +180,14 @@ def _locked_run(config: Config, conn: sqlite3.Connection, period: Period, job: _
 def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) -> RunResult:
     key = period.key
     if job.resend_unknown:
-        ledger.reopen_unknown(conn, key, path=config.state)
+        deliveries.reopen_unknown(conn, key, path=config.state)
     prepared = prepare_issue(
         config, period, now=job.now, conn=conn, client=job.client,
         whole_window=job.whole_window, use_stored=True, remember=True,
     )  # fmt: skip
     stored = prepared.stored
     if prepared.state == "stored" and stored is not None and stored.status == "done":
-        totals = ledger.counts(conn, key)
+        totals = deliveries.counts(conn, key)
         return RunResult(
             key, "already-sent", f"issue {key} already sent to {totals['sent']} subscribers",
             reviews=stored.review_count, totals=totals,
@@ -206,14 +206,14 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
     if stored is None:
         assert prepared.rendered is not None  # state "ready" with render=True
         rendered = prepared.rendered
-        if ledger.active_count(conn) == 0:
+        if deliveries.active_count(conn) == 0:
             return RunResult(
                 key, "no-subscribers",
                 "no active subscribers, so nothing was recorded or sent and the reviews wait "
                 "for the next issue; add some with `digest subscribers import FILE.csv`",
                 reviews=len(rendered.reviews), problems=problems, warnings=rendered.warnings,
             )  # fmt: skip
-        plan = Plan(key, rendered.subject, len(rendered.reviews), ledger.active_count(conn),
+        plan = Plan(key, rendered.subject, len(rendered.reviews), deliveries.active_count(conn),
                     False, transport.describe(), rendered.warnings)  # fmt: skip
         if job.confirm is not None and not job.confirm(plan):
             return RunResult(key, "cancelled", "cancelled; nothing was recorded or sent")
@@ -221,8 +221,8 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
         stored = ledger.get_issue(conn, key)
         assert stored is not None
     else:
-        ledger.prepare_resume(conn, key, path=config.state)
-        remaining = ledger.counts(conn, key)["pending"]
+        deliveries.prepare_resume(conn, key, path=config.state)
+        remaining = deliveries.counts(conn, key)["pending"]
         plan = Plan(key, stored.subject, stored.review_count, remaining, True, transport.describe())
         if job.confirm is not None and not job.confirm(plan):
             return RunResult(key, "cancelled", "cancelled; nothing was sent")
@@ -247,7 +247,7 @@ def _send(
     finished = ledger.finish_if_complete(conn, key, now=wall_clock(), path=config.state)
     if report.error is not None:
         raise report.error
-    totals = ledger.counts(conn, key)
+    totals = deliveries.counts(conn, key)
     took = time.monotonic() - job.started  # the whole run, as the scheduler's log line says
     return _result(key, issue.review_count, report, totals, finished, problems, warnings, took)
 

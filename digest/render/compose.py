@@ -228,24 +228,19 @@ Timings = dict[str, float]
 
 def _render_once(
     config: Config,
-    period: Period,
-    reviews: Sequence[Review],
-    markers: Markers,
-    more: int,
-    now: datetime,
+    context: dict[str, Any],
     env: SandboxedEnvironment,
     compiler: Compiler,
     timings: Timings,
 ) -> tuple[str, str, str, str]:
-    """(subject, preheader, html, text) for exactly these reviews."""
-    context = _context(config, period, reviews, markers, more, now)
+    """(subject, preheader, html, text) for the reviews in ``context`` (``_context``)."""
     started = time.perf_counter()
     subject = _one_line_template(config.newsletter.subject, "subject", context) or clean(
         config.newsletter.title
     )
     preheader = _one_line_template(config.newsletter.preheader, "preheader", context)
     context.update(subject=subject, preheader=preheader)
-    stem = "digest" if reviews else "quiet"
+    stem = "digest" if context["reviews"] else "quiet"
     mjml = _render_template(env, f"{stem}.mjml.j2", context)
     inline_css = "\n".join(_INLINE_STYLE.findall(mjml))
     mjml = _INLINE_STYLE.sub("", mjml)
@@ -327,16 +322,14 @@ def render_digest(
     included = [pick, *(r for r in reviews if r is not pick)] if pick else list(reviews)
     env = environment(config)
     with Compiler() as compiler:
-        subject, preheader, html, text = _render_once(
-            config, label_period, included, markers, 0, now, env, compiler, timings
-        )
+        context = _context(config, label_period, included, markers, 0, now)
+        subject, preheader, html, text = _render_once(config, context, env, compiler, timings)
         tries = [(len(included), html_part_size(html, markers, base))]
         while tries[-1][1] > TRIM_AT and len(included) > 1:
             included = included[: _fitting_count(tries)]
             more = len(reviews) - len(included)
-            subject, preheader, html, text = _render_once(
-                config, label_period, included, markers, more, now, env, compiler, timings
-            )
+            context = _context(config, label_period, included, markers, more, now)
+            subject, preheader, html, text = _render_once(config, context, env, compiler, timings)
             tries.append((len(included), html_part_size(html, markers, base)))
     notes = _notes(reviews, included)
     rendered = RenderedDigest(

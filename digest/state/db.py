@@ -9,9 +9,10 @@ SQL is written outside this package):
                     Owner: ``state.subscribers``.
 - ``issues``        one row per period key (``2026-W48``): the ledger's unit. Holds the rendered,
                     non-personal HTML/text for the web archive and the review ids it carried.
-                    Owner: ``state.ledger``, as of ``deliveries`` and ``issue_reviews``.
+                    Owner: ``state.ledger``, as of ``issue_reviews``.
 - ``deliveries``    one row per (issue, subscriber), written *before* a send (``sending``) and
                     *after* it (``sent`` / ``deferred`` / ``failed`` / ``unknown``).
+                    Owner: ``state.deliveries``.
 - ``issue_reviews`` which issue carried each review: a review appears in exactly one issue.
 - ``http_cache``    ETag / Last-Modified and last body per fetched URL (conditional GET).
                     Owner: ``state.http_cache``.
@@ -39,6 +40,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.config.usable import folder_problem
@@ -115,6 +117,11 @@ CREATE TABLE IF NOT EXISTS runs (
     detail       TEXT NOT NULL DEFAULT ''
 );
 """
+
+
+def stamp(now: datetime | None = None) -> str:
+    """A timestamp as the ledger stores it: UTC, ISO 8601, to the second."""
+    return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
 def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:

@@ -1,15 +1,7 @@
-"""The ledger: what each issue is, and where each (issue, subscriber) copy stands.
+"""The ledger: the ``issues`` and ``issue_reviews`` tables — what each issue is, what it carried.
 
-Every delivery row moves ``pending → sending → sent | deferred | failed | unknown | skipped``
-and each move is committed before the next step: the row is claimed (``sending``) *before* the
-message leaves and its outcome recorded *after*. A claim is an ``UPDATE … WHERE status =
-'pending'`` whose row count is checked, so two senders can never both own a row.
-
-The sender's connection uses ``synchronous = NORMAL``: in WAL mode a commit then survives the
-process being killed (the data is in the WAL, in the OS page cache) and skips one ``fsync`` per
-message. A power cut may roll back the last moments of the ledger; a rolled-back row only ever
-moves *backwards* (``sent`` → ``sending`` → ``pending``), so it is sent again with the same
-Message-ID — never lost.
+An issue is recorded with one ``pending`` delivery row per active subscriber and its review ids
+in ONE transaction (``record_issue``); where each copy then stands is ``state.deliveries``.
 """
 
 from __future__ import annotations
@@ -18,20 +10,15 @@ import hashlib
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest.models import Markers, Period, RenderedDigest
-from digest.state.db import transaction
-from digest.status import DELIVERY_ORDER, DeliveryStatus, IssueStatus
-
-
-def stamp(now: datetime | None = None) -> str:
-    """A timestamp as the ledger stores it: UTC, ISO 8601, to the second."""
-    return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+from digest.state.db import stamp, transaction
+from digest.state.deliveries import counts
+from digest.status import IssueStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,27 +41,6 @@ class StoredIssue:
 
 
 @dataclass(frozen=True, slots=True)
-class Claimed:
-    """One delivery row this sender now owns (status ``sending``)."""
-
-    subscriber_id: int
-    email: str
-    name: str
-    token: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of one copy. ``bounced`` marks the subscriber as never to be mailed again."""
-
-    subscriber_id: int
-    status: DeliveryStatus  # ``pending`` when released unsent
-    reason: str = ""
-    message_id: str = ""
-    bounced: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class IssueSummary:
     key: str
     status: IssueStatus
@@ -84,11 +50,6 @@ class IssueSummary:
     finished_at: str | None
     note: str
     counts: dict[str, int]
-
-
-def tune_for_sending(conn: sqlite3.Connection) -> None:
-    """One ``fsync`` fewer per ledger write; see the module docstring for why that is safe."""
-    conn.execute("PRAGMA synchronous = NORMAL")
 
 
 def get_issue(conn: sqlite3.Connection, key: str) -> StoredIssue | None:
@@ -155,12 +116,6 @@ def carry_since(conn: sqlite3.Connection, period: Period) -> datetime | None:
     return latest[0]
 
 
-def active_count(conn: sqlite3.Connection) -> int:
-    return int(
-        conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
-    )
-
-
 def record_issue(
     conn: sqlite3.Connection, rendered: RenderedDigest, *, now: datetime, path: Path | str
 ) -> int:
@@ -218,128 +173,6 @@ def record_empty(
         )  # fmt: skip
 
 
-def prepare_resume(conn: sqlite3.Connection, key: str, *, path: Path | str) -> int:
-    """Make an issue's leftover rows sendable again; call only while holding the send lock.
-
-    ``deferred`` rows get their next try. ``sending`` rows were left by a sender that died
-    between claiming and recording: whether that copy left is unknowable, so it goes again with
-    the same Message-ID (receivers, and our sink in the tests, treat equal Message-IDs as one
-    message). Returns how many rows were left ``sending``.
-    """
-    with transaction(conn, path):
-        cur = conn.execute(
-            """UPDATE deliveries SET status = 'pending',
-                   last_error = 'interrupted; sent again with the same Message-ID'
-               WHERE issue_id = ? AND status = 'sending'""",
-            (key,),
-        )
-        interrupted = cur.rowcount
-        conn.execute(
-            "UPDATE deliveries SET status = 'pending' WHERE issue_id = ? AND status = 'deferred'",
-            (key,),
-        )
-    return interrupted
-
-
-def reopen_unknown(conn: sqlite3.Connection, key: str, *, path: Path | str) -> int:
-    """On request only: make ``unknown`` copies pending again (same Message-ID on re-send)."""
-    with transaction(conn, path):
-        cur = conn.execute(
-            """UPDATE deliveries SET status = 'pending',
-                   last_error = 'was unknown; sent again on request with the same Message-ID'
-               WHERE issue_id = ? AND status = 'unknown'""",
-            (key,),
-        )
-        if cur.rowcount:
-            conn.execute(
-                "UPDATE issues SET status = 'sending', finished_at = NULL WHERE id = ?", (key,)
-            )
-    return cur.rowcount
-
-
-def claim(
-    conn: sqlite3.Connection, key: str, limit: int, *, path: Path | str
-) -> tuple[list[Claimed], list[Outcome]]:
-    """Claim up to ``limit`` pending rows (→ ``sending``) for this sender.
-
-    Rows whose subscriber is no longer active (unsubscribed or bounced since the issue started)
-    are marked ``skipped`` instead and returned as outcomes.
-    """
-    claimed: list[Claimed] = []
-    skipped: list[Outcome] = []
-    at = stamp()
-    with transaction(conn, path):
-        rows = conn.execute(
-            """SELECT d.subscriber_id, s.email, s.name, s.token, s.status
-               FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-               WHERE d.issue_id = ? AND d.status = 'pending' LIMIT ?""",
-            (key, limit),
-        ).fetchall()
-        for row in rows:
-            active = row["status"] == "active"
-            cur = conn.execute(
-                """UPDATE deliveries SET status = ?, updated_at = ?,
-                       attempts = attempts + ?, last_error = ?
-                   WHERE issue_id = ? AND subscriber_id = ? AND status = 'pending'""",
-                (
-                    "sending" if active else "skipped",
-                    at,
-                    1 if active else 0,
-                    "" if active else f"subscriber is {row['status']}",
-                    key,
-                    row["subscriber_id"],
-                ),
-            )
-            if cur.rowcount != 1:
-                continue  # another sender got it first
-            if active:
-                claimed.append(
-                    Claimed(row["subscriber_id"], row["email"], row["name"], row["token"])
-                )
-            else:
-                skipped.append(
-                    Outcome(row["subscriber_id"], "skipped", f"subscriber is {row['status']}")
-                )
-    return claimed, skipped
-
-
-def subscriber_status(conn: sqlite3.Connection, subscriber_id: int) -> str:
-    """The subscriber's status right now (checked just before each message leaves)."""
-    row = conn.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
-    return str(row[0]) if row else "removed"
-
-
-def record_outcomes(
-    conn: sqlite3.Connection, key: str, outcomes: Iterable[Outcome], *, path: Path | str
-) -> None:
-    """Record what happened to each copy, in one transaction."""
-    at = stamp()
-    with transaction(conn, path):
-        for o in outcomes:
-            conn.execute(
-                """UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?,
-                       message_id = CASE WHEN ? != '' THEN ? ELSE message_id END
-                   WHERE issue_id = ? AND subscriber_id = ?""",
-                (o.status, o.reason[:500], at, o.message_id, o.message_id, key,
-                 o.subscriber_id),
-            )  # fmt: skip
-            if o.bounced:
-                conn.execute(
-                    """UPDATE subscribers SET status = 'bounced', updated_at = ?
-                       WHERE id = ? AND status = 'active'""",
-                    (at, o.subscriber_id),
-                )
-
-
-def counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
-    found: dict[str, int] = dict.fromkeys(DELIVERY_ORDER, 0)
-    for row in conn.execute(
-        "SELECT status, count(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (key,)
-    ):
-        found[row[0]] = row[1]
-    return found
-
-
 def finish_if_complete(
     conn: sqlite3.Connection, key: str, *, now: datetime, path: Path | str
 ) -> bool:
@@ -375,25 +208,6 @@ def history(conn: sqlite3.Connection, limit: int = 50) -> list[IssueSummary]:
         )
         for r in issues
     ]
-
-
-def recipients(conn: sqlite3.Connection, key: str | None) -> Iterable[sqlite3.Row]:
-    """Who a send would reach: the issue's unsent rows, or every active subscriber if no issue.
-
-    Streams from SQLite, for ``digest send --dry-run``.
-    """
-    if key is None:
-        return conn.execute(
-            "SELECT id, email, name, 'pending' AS status FROM subscribers "
-            "WHERE status = 'active' ORDER BY id"
-        )
-    return conn.execute(
-        """SELECT s.id, s.email, s.name, d.status FROM deliveries d
-           JOIN subscribers s ON s.id = d.subscriber_id
-           WHERE d.issue_id = ? AND d.status IN ('pending', 'sending', 'deferred')
-             AND s.status = 'active' ORDER BY s.id""",
-        (key,),
-    )
 
 
 # Read by the web archive

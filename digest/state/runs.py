@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.state.db import transaction
-from digest.state.ledger import stamp
+from digest.state.db import stamp, transaction
 from digest.status import RunOutcome, RunTrigger
 
 #: Run triggers that mean the scheduler itself was up (``digest run`` by hand does not count).

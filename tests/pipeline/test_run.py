@@ -28,7 +28,7 @@ from digest.deliver import MaildirTransport
 from digest.deliver.transport import Attempt, MaildirSession
 from digest.errors import DeliveryError, StateError
 from digest.pipeline.run import run_once
-from digest.state import db, ledger, subscribers
+from digest.state import db, deliveries, ledger, subscribers
 
 
 def _config(tmp_path: Path, reviews: int = 3, **extra: object) -> Config:
@@ -141,7 +141,7 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
     first, second = conn.execute(
         "SELECT subscriber_id, email FROM deliveries ORDER BY subscriber_id LIMIT 2"
     ).fetchall()
-    claimed, _ = ledger.claim(conn, "2026-W48", 2, path=config.state)
+    claimed, _ = deliveries.claim(conn, "2026-W48", 2, path=config.state)
     from digest.deliver.message import MessageTemplate, Recipient
 
     t = MessageTemplate(
@@ -158,8 +158,8 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
     for c in claimed:
         data = t.render(Recipient(c.email, c.name, c.token))
         session.send(t.sender, c.email, data, t.message_id(c.email))
-    ledger.record_outcomes(
-        conn, "2026-W48", [ledger.Outcome(first["subscriber_id"], "sent")], path=config.state
+    deliveries.record_outcomes(
+        conn, "2026-W48", [deliveries.Outcome(first["subscriber_id"], "sent")], path=config.state
     )
     assert delivery_states(config, "2026-W48")[second["email"]][0] == "sending"
     result = run_once(config, now=NOW)
@@ -264,7 +264,7 @@ def test_row_claims_are_atomic_across_connections(tmp_path: Path) -> None:
     def claimer(i: int) -> None:
         conn = db.connect(config.state)
         while True:
-            claimed, _ = ledger.claim(conn, "2026-W48", 7, path=config.state)
+            claimed, _ = deliveries.claim(conn, "2026-W48", 7, path=config.state)
             if not claimed:
                 return
             got[i].extend(c.subscriber_id for c in claimed)
