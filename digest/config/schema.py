@@ -10,33 +10,33 @@ Secrets never live in the file: ``smtp.password_env`` *names* an environment var
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.errors import HeaderParseError
-from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from digest.config.base import (
+    Model,
+    check_http_url,
+    check_mailbox,
+    is_loopback,
+    parse_duration,
+)
 from digest.config.filters import SourceFilter, check_timezone, slugify
+from digest.config.lifecycle import Inbound, Signup
 from digest.errors import ConfigError
 
-__all__ = ["SourceFilter", "slugify"]
+__all__ = ["Inbound", "Signup", "SourceFilter", "parse_duration", "slugify"]
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "DIGEST_CONFIG"
@@ -46,49 +46,7 @@ CONFIG_ENV = "DIGEST_CONFIG"
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-def _check_http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-    return value
-
-
-def _check_mailbox(value: str) -> str:
-    name, addr = parseaddr(value)
-    if not addr or "@" not in addr or any(c in value for c in "\r\n"):
-        raise ValueError(f'expected an address like "Name <news@example.org>", got {value!r}')
-    Address(display_name=name, addr_spec=addr)  # raises on malformed local part / domain
-    if not addr.isascii():
-        raise ValueError(
-            f"the address {addr!r} is not ASCII; write the domain in its xn-- (IDNA) form"
-        )
-    # Exactly what the message does with it: Python's header parser decodes RFC 2047 words, so
-    # a name such as "=?utf-8?q?=0D=0A?=" only fails here, not in parseaddr.
-    trial = EmailMessage(policy=policy.SMTP)
-    try:
-        trial["From"] = value
-        trial.as_bytes()
-    except (ValueError, TypeError, IndexError, HeaderParseError) as e:
-        raise ValueError(f"can't be written into a header ({e}); got {value!r}") from None
-    return value
-
-
-def parse_duration(value: str | int | float) -> timedelta:
-    """``90s``, ``30m``, ``6h``, ``2d``, ``1w`` or a number of seconds."""
-    if isinstance(value, int | float):
-        return timedelta(seconds=value)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(value))
-    if not m:
-        raise ValueError(f"expected a duration such as 90s, 30m, 6h or 2d, got {value!r}")
-    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-    return timedelta(seconds=float(m.group(1)) * unit)
-
-
-class Newsletter(_Model):
+class Newsletter(Model):
     title: str = Field(min_length=1)
     from_: str = Field(alias="from")
     reply_to: str | None = None
@@ -115,12 +73,12 @@ class Newsletter(_Model):
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, v: str) -> str:
-        return _check_http_url(v).rstrip("/")
+        return check_http_url(v).rstrip("/")
 
     @field_validator("from_", "reply_to")
     @classmethod
     def _mailbox(cls, v: str | None) -> str | None:
-        return None if v is None else _check_mailbox(v)
+        return None if v is None else check_mailbox(v)
 
     @field_validator("timezone")
     @classmethod
@@ -136,7 +94,7 @@ class Newsletter(_Model):
         return parseaddr(self.from_)[1]
 
 
-class _SourceOptions(_Model):
+class _SourceOptions(Model):
     """What every source takes: a name, a timezone for zone-less dates, filters."""
 
     name: str = ""
@@ -168,7 +126,7 @@ class _NetworkSource(_SourceOptions):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        return _check_http_url(v)
+        return check_http_url(v)
 
     @property
     def label(self) -> str:
@@ -188,13 +146,13 @@ SourceConfig = Annotated[
 ]
 
 
-class Selection(_Model):
+class Selection(Model):
     days: int = Field(default=7, ge=1, le=366)
     max_reviews: int = Field(default=20, ge=1, le=500)
     order: Literal["newest", "grade"] = "newest"
 
 
-class Http(_Model):
+class Http(Model):
     """Limits for every network fetch (feeds, WordPress)."""
 
     connect_timeout: float = Field(default=5.0, gt=0)
@@ -205,7 +163,7 @@ class Http(_Model):
     user_agent: str = "digest/0.1 (+https://github.com/digest)"
 
 
-class Smtp(_Model):
+class Smtp(Model):
     host: str
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
@@ -222,7 +180,7 @@ class Smtp(_Model):
 
     @model_validator(mode="after")
     def _security(self) -> Smtp:
-        if self.security == "none" and not _is_loopback(self.host):
+        if self.security == "none" and not is_loopback(self.host):
             raise ValueError(
                 "security: none sends mail (and any password) unencrypted; it is allowed only "
                 "for a loopback host such as 127.0.0.1 — use starttls or ssl"
@@ -249,7 +207,7 @@ class Smtp(_Model):
         return value
 
 
-class Dkim(_Model):
+class Dkim(Model):
     domain: str
     selector: str
     key_file: Path
@@ -266,7 +224,7 @@ class Dkim(_Model):
         return self
 
 
-class Schedule(_Model):
+class Schedule(Model):
     cron: str = "0 8 * * mon"
     grace: str = "6h"
     #: The second(s) within each matching minute, cron-style (``"*/5"``); for tests and demos.
@@ -313,74 +271,14 @@ class Schedule(_Model):
         return parse_duration(self.grace)
 
 
-class Serve(_Model):
+class Serve(Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8025, ge=1, le=65535)
     #: Also serve the live preview of the current period at /preview.
     preview: bool = False
 
 
-class Signup(_Model):
-    """The web sign-up form (``/subscribe``) with double opt-in; present = switched on."""
-
-    #: How long a confirmation link works.
-    confirm_within: str = "48h"
-    #: Confirmation mails one address can be sent per day (more sign-ups are answered the same
-    #: way, but send nothing).
-    per_address: int = Field(default=3, ge=1, le=100)
-    #: Sign-ups one IP address can make per hour.
-    per_ip: int = Field(default=10, ge=1, le=10_000)
-
-    @field_validator("confirm_within")
-    @classmethod
-    def _within(cls, v: str) -> str:
-        parse_duration(v)
-        return v
-
-    @property
-    def confirm_period(self) -> timedelta:
-        return parse_duration(self.confirm_within)
-
-
-class Inbound(_Model):
-    """The IMAP mailbox that receives bounces, complaints and ``mailto:`` unsubscribes."""
-
-    host: str
-    port: int = Field(default=993, ge=1, le=65535)
-    security: Literal["ssl", "starttls", "none"] = "ssl"
-    username: str
-    #: The NAME of the environment variable holding the IMAP password.
-    password_env: str
-    folder: str = "INBOX"
-    #: Understood messages are moved here; the rest stay in ``folder`` for a person.
-    processed_folder: str = "digest-processed"
-    #: Temporary failures (4.x.x, "delayed") before an address counts as bounced.
-    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
-    timeout: float = Field(default=30, gt=0)
-    ca_file: Path | None = None
-
-    @model_validator(mode="after")
-    def _security(self) -> Inbound:
-        if self.security == "none" and not _is_loopback(self.host):
-            raise ValueError(
-                "security: none sends the IMAP password unencrypted; it is allowed only for a "
-                "loopback host such as 127.0.0.1 — use ssl or starttls"
-            )
-        return self
-
-    def password(self, config_path: str) -> str:
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise ConfigError(
-                config_path,
-                f"environment variable {self.password_env} is not set; export it with the "
-                "IMAP password (secrets never go in config.yaml)",
-                key="inbound.password_env",
-            )
-        return value
-
-
-class Config(_Model):
+class Config(Model):
     """The whole validated configuration. ``path`` is the file it was read from."""
 
     path: Path
@@ -418,12 +316,3 @@ class Config(_Model):
             return f"sources[{self.sources.index(entry)}]"
         except ValueError:
             return "sources"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

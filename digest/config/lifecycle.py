@@ -1,0 +1,74 @@
+"""The subscriber-lifecycle sections of ``config.yaml``: ``signup:`` (the web sign-up with
+double opt-in) and ``inbound:`` (the mailbox of bounces, complaints and unsubscribes)."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from digest.config.base import Model, is_loopback, parse_duration
+from digest.errors import ConfigError
+
+
+class Signup(Model):
+    """The web sign-up form (``/subscribe``) with double opt-in; present = switched on."""
+
+    #: How long a confirmation link works.
+    confirm_within: str = "48h"
+    #: Confirmation mails one address can be sent per day (more sign-ups are answered the same
+    #: way, but send nothing).
+    per_address: int = Field(default=3, ge=1, le=100)
+    #: Sign-ups one IP address can make per hour.
+    per_ip: int = Field(default=10, ge=1, le=10_000)
+
+    @field_validator("confirm_within")
+    @classmethod
+    def _within(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @property
+    def confirm_period(self) -> timedelta:
+        return parse_duration(self.confirm_within)
+
+
+class Inbound(Model):
+    """The IMAP mailbox that receives bounces, complaints and ``mailto:`` unsubscribes."""
+
+    host: str
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str
+    #: The NAME of the environment variable holding the IMAP password.
+    password_env: str
+    folder: str = "INBOX"
+    #: Understood messages are moved here; the rest stay in ``folder`` for a person.
+    processed_folder: str = "digest-processed"
+    #: Temporary failures (4.x.x, "delayed") before an address counts as bounced.
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
+    timeout: float = Field(default=30, gt=0)
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _security(self) -> Inbound:
+        if self.security == "none" and not is_loopback(self.host):
+            raise ValueError(
+                "security: none sends the IMAP password unencrypted; it is allowed only for a "
+                "loopback host such as 127.0.0.1 — use ssl or starttls"
+            )
+        return self
+
+    def password(self, config_path: str) -> str:
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                config_path,
+                f"environment variable {self.password_env} is not set; export it with the "
+                "IMAP password (secrets never go in config.yaml)",
+                key="inbound.password_env",
+            )
+        return value
