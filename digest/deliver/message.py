@@ -41,7 +41,7 @@ from digest.deliver.headers import (
     subject_header,
 )
 from digest.errors import RecipientError
-from digest.models import Markers
+from digest.models import Markers, RenderedDigest
 from digest.render.wire import body_with_slots, qp_value
 
 #: The greeting's name for a subscriber without one (the same word the archive copy uses).
@@ -66,6 +66,24 @@ def _part(subtype: str, payload: str) -> EmailMessage:
 
 class MessageTemplate:
     """An issue's serialised message, split into literal chunks and per-recipient slots."""
+
+    @classmethod
+    def of_rendering(
+        cls,
+        config: Config,
+        rendered: RenderedDigest,
+        *,
+        date: datetime,
+        test_copy: bool = False,
+        signer: DkimSigner | None = None,
+    ) -> MessageTemplate:
+        """The message of a fresh rendering not (yet) recorded as an issue: ``digest build``'s
+        ``.eml`` and a test copy of an unrecorded period."""
+        return cls(
+            config=config, issue_key=rendered.period.key, subject=rendered.subject,
+            html_body=rendered.html, text_body=rendered.text, markers=rendered.markers,
+            date=date, test_copy=test_copy, signer=signer,
+        )  # fmt: skip
 
     def __init__(
         self,

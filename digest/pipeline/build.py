@@ -29,15 +29,7 @@ def size_report(config: Config, rendered: RenderedDigest) -> str:
 
 def preview_message(config: Config, rendered: RenderedDigest, *, now: datetime) -> bytes:
     """The complete message a subscriber would get, addressed to a reserved preview address."""
-    template = MessageTemplate(
-        config=config,
-        issue_key=rendered.period.key,
-        subject=rendered.subject,
-        html_body=rendered.html,
-        text_body=rendered.text,
-        markers=rendered.markers,
-        date=now,
-    )
+    template = MessageTemplate.of_rendering(config, rendered, date=now)
     return template.render(Recipient(email=PREVIEW_ADDRESS, name=NEUTRAL_NAME, token=PREVIEW_TOKEN))
 
 

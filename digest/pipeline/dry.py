@@ -130,9 +130,6 @@ def _test_template(config: Config, prepared: PreparedIssue) -> MessageTemplate:
         return message_template(config, stored, dkim_signer(config), test_copy=True)
     if prepared.rendered is None:
         raise DeliveryError(f"no test copy sent: {prepared.why_nothing}")
-    r = prepared.rendered
-    return MessageTemplate(
-        config=config, issue_key=prepared.period.key, subject=r.subject, html_body=r.html,
-        text_body=r.text, markers=r.markers, date=wall_clock(), test_copy=True,
-        signer=dkim_signer(config),
-    )  # fmt: skip
+    return MessageTemplate.of_rendering(
+        config, prepared.rendered, date=wall_clock(), test_copy=True, signer=dkim_signer(config)
+    )
