@@ -4,6 +4,7 @@ unsubscribes), ``subscribers export`` and ``subscribers erase``."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -14,15 +15,22 @@ from digest.cli.main import App, cli, console, err_console, now, pass_app
 
 
 @cli.command()
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read one message from standard input instead of the mailbox.")  # fmt: skip
 @pass_app
-def inbound(app: App) -> None:
+def inbound(app: App, from_stdin: bool) -> None:
     """Read the bounce mailbox once: record bounces, complaints and mailto: unsubscribes.
 
     Example: digest inbound   (with inbound: in config.yaml and its password variable set)
+    Example: digest inbound --stdin < bounce.eml   (or piped in by the MTA)
     """
-    from digest.inbound.process import process_mailbox
+    from digest.inbound.process import process_mailbox, process_message
 
-    report = process_mailbox(app.config, now=now())
+    if from_stdin:
+        data = sys.stdin.buffer.read()
+        report = process_message(app.config, data, now=now())
+    else:
+        report = process_mailbox(app.config, now=now())
     for address, kind, status in report.changes:
         console.print(f"{escape(address)}: {kind} (now {status})")
     for why, subject in report.left:

@@ -24,6 +24,9 @@ from digest.inbound.report import Reading, read_message
 from digest.state import events
 from digest.state.db import connect
 
+#: Temporary failures before an address counts as bounced, with no ``inbound:`` section.
+SOFT_LIMIT = 3
+
 
 @dataclass
 class InboundReport:
@@ -70,6 +73,19 @@ def process_mailbox(
     return report
 
 
+def process_message(config: Config, data: bytes, *, now: datetime) -> InboundReport:
+    """One message handed over whole (``digest inbound --stdin``, e.g. piped in by the MTA
+    that receives the VERP return path): read it and act on it like a mailbox message."""
+    limit = config.inbound.soft_bounce_limit if config.inbound is not None else SOFT_LIMIT
+    report = InboundReport()
+    conn = connect(config.state)
+    try:
+        handle(conn, read_message(data), report, now=now, soft_limit=limit)
+    finally:
+        conn.close()
+    return report
+
+
 def handle(
     conn: sqlite3.Connection, reading: Reading, report: InboundReport, *, now: datetime,
     soft_limit: int,
@@ -83,8 +99,10 @@ def handle(
         report.left.append(("not a bounce, complaint or unsubscribe", subject))
         return False
     # An unsubscribe request names its subscriber by token only: an address in it proves nothing.
-    addresses = () if reading.kind == "unsubscribe" else reading.recipients
-    found = events.match(conn, addresses, reading.tokens, reading.message_ids)
+    bounce = reading.kind != "unsubscribe"
+    addresses = reading.recipients if bounce else ()
+    verp = reading.verp if bounce else ()
+    found = events.match(conn, addresses, reading.tokens, reading.message_ids, verp)
     if found is None:
         report.left.append((f"{reading.kind} that matches no subscriber", subject))
         return False

@@ -93,9 +93,15 @@ def match(
     addresses: Iterable[str] = (),
     tokens: Iterable[str] = (),
     message_ids: Iterable[str] = (),
+    verp: Iterable[str] = (),
 ) -> tuple[int, str] | None:
-    """The subscriber an inbound report is about: by address, then by the unsubscribe token
-    or the Message-ID of our copy that it quotes (complaints often hide the address)."""
+    """The subscriber an inbound report is about: by the token in the VERP address it came
+    back to, by address, then by the unsubscribe token or the Message-ID of our copy that it
+    quotes (complaints often hide the address)."""
+    for token in verp:
+        row = conn.execute("SELECT id, email FROM subscribers WHERE token = ?", (token,))
+        if found := row.fetchone():
+            return int(found[0]), str(found[1])
     for address in addresses:
         row = conn.execute("SELECT id, email FROM subscribers WHERE email = ?", (address,))
         if found := row.fetchone():
