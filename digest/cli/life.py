@@ -3,9 +3,12 @@ unsubscribes), ``subscribers export`` and ``subscribers erase``."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -43,29 +46,70 @@ def inbound(app: App, from_stdin: bool) -> None:
 
 
 @subscribers.command("export")
-@click.argument("email")
+@click.argument("email", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="The whole list's format (one address is always JSON).",
+)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE.")
 @pass_app
-def subscribers_export(app: App, email: str, out: Path | None) -> None:
-    """Everything digest holds about one address, as JSON (a data access request).
+def subscribers_export(app: App, email: str | None, fmt: str, out: Path | None) -> None:
+    """Everything digest holds about one address, as JSON (a data access request); with no
+    EMAIL, every subscriber: fields, status, dates, soft bounces (no tokens).
 
     Example: digest subscribers export nora@example.net --out nora.json
+    Example: digest subscribers export --format csv --out list.csv
     """
     from digest.errors import SubscriberError
     from digest.state import db, privacy
 
-    found = privacy.export(db.connect(app.config.state), email)
-    if found is None:
-        raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
-    text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
+    conn = db.connect(app.config.state)
+    try:
+        if email is None:
+            rows = list(privacy.export_all(conn))
+            text = _csv(rows) if fmt == "csv" else _json(rows)
+        else:
+            if fmt == "csv":
+                raise SubscriberError(
+                    "--format csv is for the whole list; leave out EMAIL, or drop --format "
+                    "for one address's JSON"
+                )
+            found = privacy.export(conn, email)
+            if found is None:
+                raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
+            text = _json(found)
+    finally:
+        conn.close()
     if out is None:
         click.echo(text, nl=False)
         return
     try:
-        out.write_text(text, encoding="utf-8")
+        out.write_text(text, encoding="utf-8", newline="")
     except OSError as e:
         raise SubscriberError(f"{out}: can't write the export ({e.strerror})") from None
     err_console.print(f"wrote {escape(str(out))}")
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    """One row per subscriber; the import file's extra columns follow the fixed ones."""
+    from digest.state.privacy import LIST_FIELDS
+
+    extra = list(dict.fromkeys(k for r in rows for k in r["extra"] if k not in LIST_FIELDS))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*LIST_FIELDS, *extra])
+    for r in rows:
+        fixed = ["" if r[k] is None else r[k] for k in LIST_FIELDS]
+        writer.writerow([*fixed, *(r["extra"].get(k, "") for k in extra)])
+    return buffer.getvalue()
 
 
 @subscribers.command("erase")
