@@ -67,7 +67,7 @@ def subscribers_export(app: App, email: str | None, fmt: str, out: Path | None) 
     from digest.errors import SubscriberError
     from digest.state import db, privacy
 
-    conn = db.connect(app.config.state)
+    conn = db.open_for(app.config)
     try:
         if email is None:
             rows = list(privacy.export_all(conn))
@@ -126,7 +126,7 @@ def subscribers_erase(app: App, email: str, yes: bool) -> None:
 
     if not yes and not click.confirm(f"Erase {email} and its history for good?", default=False):
         raise click.exceptions.Abort()
-    if not privacy.erase(db.connect(app.config.state), email, now=now()):
+    if not privacy.erase(db.open_for(app.config), email, now=now()):
         raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
     console.print(
         f"{escape(email)} is erased; copies outside the state database (the outbox, the "

@@ -22,7 +22,7 @@ from digest.errors import ConfigError
 from digest.inbound.imap import Mailbox
 from digest.inbound.report import Reading, read_message
 from digest.state import events
-from digest.state.db import connect
+from digest.state.db import open_for
 
 #: Temporary failures before an address counts as bounced, with no ``inbound:`` section.
 SOFT_LIMIT = 3
@@ -56,7 +56,7 @@ def process_mailbox(
 
     opened = mailbox or default
     report = InboundReport()
-    conn = connect(config.state)
+    conn = open_for(config)
     try:
         with opened() as box:
             for uid in box.waiting():
@@ -78,7 +78,7 @@ def process_message(config: Config, data: bytes, *, now: datetime) -> InboundRep
     that receives the VERP return path): read it and act on it like a mailbox message."""
     limit = config.inbound.soft_bounce_limit if config.inbound is not None else SOFT_LIMIT
     report = InboundReport()
-    conn = connect(config.state)
+    conn = open_for(config)
     try:
         handle(conn, read_message(data), report, now=now, soft_limit=limit)
     finally:

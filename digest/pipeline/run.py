@@ -123,7 +123,7 @@ def run_once(
     hours late is dated when it actually went out.
     """
     job = _Job(now, since is not None, client, transport, stop, progress, confirm, resend_unknown)
-    conn = db.connect(config.state)
+    conn = db.open_for(config)
     try:
         if issue is None:
             period = current_period(config, now, since=since, until=until)
