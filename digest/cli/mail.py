@@ -79,10 +79,15 @@ def subscribers_remove(app: App, email: str) -> None:
 @pass_app
 def subscribers_list(app: App, status: str | None) -> None:
     """Show the subscribers (all, or those with one status)."""
-    from digest.cli.display import subscribers_table
+    from digest.cli.display import status_summary, subscribers_table
     from digest.state import db, subscribers
 
-    console.print(subscribers_table(subscribers.listing(db.open_for(app.config), status)))
+    conn = db.open_for(app.config)
+    try:
+        console.print(subscribers_table(subscribers.listing(conn, status)))
+        console.print(status_summary(subscribers.status_counts(conn)))
+    finally:
+        conn.close()
 
 
 @cli.command()
@@ -173,9 +178,10 @@ def reset(app: App, key: str, yes: bool) -> None:
 @pass_app
 def history(app: App, limit: int) -> None:
     """List issues with their sent / deferred / failed / unknown / pending counts, and runs."""
-    from digest.cli.display import history_table, runs_table
-    from digest.state import db, ledger, runs
+    from digest.cli.display import history_table, runs_table, status_summary
+    from digest.state import db, ledger, runs, subscribers
 
     conn = db.open_for(app.config)
     console.print(history_table(ledger.history(conn, limit)))
     console.print(runs_table(runs.recent_runs(conn, limit)))
+    console.print(status_summary(subscribers.status_counts(conn)))

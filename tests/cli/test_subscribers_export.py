@@ -1,5 +1,6 @@
 """``digest subscribers export`` with no address: the whole list, as CSV or JSON, through the
-real command — every status, the dates, the soft-bounce count, the extra columns, no tokens."""
+real command — every status, the dates, the soft-bounce count, the extra columns, no tokens;
+and the status counts that end `subscribers list` and `history`."""
 
 from __future__ import annotations
 
@@ -93,3 +94,12 @@ def test_one_address_still_exports_as_json_and_csv_for_one_is_refused(tmp_path: 
     assert [e["kind"] for e in found["events"]] == ["soft-bounce"]
     refused = digest(path, "subscribers", "export", "soft@example.net", "--format", "csv")
     assert_one_line_error(refused, "--format csv is for the whole list")
+
+
+def test_list_and_history_end_with_a_count_of_each_status(tmp_path: Path) -> None:
+    path, _ = _list(tmp_path)
+    line = "subscribers: 3 active, 1 pending, 1 bounced, 0 complained, 1 unsubscribed"
+    for command in (["subscribers", "list"], ["history"]):
+        done = digest(path, *command)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == line
