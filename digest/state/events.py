@@ -74,11 +74,14 @@ def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
 
 def count_since(
     conn: sqlite3.Connection, kind: EventKind, since: datetime, *, subscriber_id: int | None = None,
-    ip: str | None = None,
+    ip: str | None = None, mailed: bool = False,
 ) -> int:  # fmt: skip
-    """How many ``kind`` events since ``since``, for one subscriber or from one IP address."""
+    """How many ``kind`` events since ``since``, for one subscriber or from one IP address;
+    ``mailed``: only sign-ups that sent a confirmation mail (not over ``signup.per_hour``)."""
     sql = "SELECT count(*) FROM events WHERE kind = ? AND at >= ?"
     args: list[object] = [kind, since.isoformat(timespec="seconds")]
+    if mailed:
+        sql += " AND json_extract(evidence, '$.capped') IS NULL"
     if subscriber_id is not None:
         sql += " AND subscriber_id = ?"
         args.append(subscriber_id)
