@@ -93,3 +93,12 @@ def test_without_return_path_the_envelope_sender_is_the_from_address(
     write_reviews(tmp_path / "reviews", 2)
     assert run_once(config, now=NOW).sent == 2
     assert {r.mail_from for r in sink.received} == {config.newsletter.sender_address}
+
+
+def test_a_return_path_with_a_name_or_a_plus_is_one_line_with_the_fix(tmp_path: Path) -> None:
+    from support.cli import assert_one_line_error
+
+    for bad in ("Bounces <bounces@reel.example.org>", "bounces+x@reel.example.org"):
+        path = write_config(tmp_path, newsletter={"return_path": bad})
+        done = digest(path, "subscribers", "list")
+        assert_one_line_error(done, "newsletter.return_path", "bounces@example.org")
