@@ -3,8 +3,12 @@ unsubscribes), ``subscribers export`` and ``subscribers erase``."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -14,15 +18,22 @@ from digest.cli.main import App, cli, console, err_console, now, pass_app
 
 
 @cli.command()
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read one message from standard input instead of the mailbox.")  # fmt: skip
 @pass_app
-def inbound(app: App) -> None:
+def inbound(app: App, from_stdin: bool) -> None:
     """Read the bounce mailbox once: record bounces, complaints and mailto: unsubscribes.
 
     Example: digest inbound   (with inbound: in config.yaml and its password variable set)
+    Example: digest inbound --stdin < bounce.eml   (or piped in by the MTA)
     """
-    from digest.inbound.process import process_mailbox
+    from digest.inbound.process import process_mailbox, process_message
 
-    report = process_mailbox(app.config, now=now())
+    if from_stdin:
+        data = sys.stdin.buffer.read()
+        report = process_message(app.config, data, now=now())
+    else:
+        report = process_mailbox(app.config, now=now())
     for address, kind, status in report.changes:
         console.print(f"{escape(address)}: {kind} (now {status})")
     for why, subject in report.left:
@@ -35,29 +46,70 @@ def inbound(app: App) -> None:
 
 
 @subscribers.command("export")
-@click.argument("email")
+@click.argument("email", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="The whole list's format (one address is always JSON).",
+)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE.")
 @pass_app
-def subscribers_export(app: App, email: str, out: Path | None) -> None:
-    """Everything digest holds about one address, as JSON (a data access request).
+def subscribers_export(app: App, email: str | None, fmt: str, out: Path | None) -> None:
+    """Everything digest holds about one address, as JSON (a data access request); with no
+    EMAIL, every subscriber: fields, status, dates, soft bounces (no tokens).
 
     Example: digest subscribers export nora@example.net --out nora.json
+    Example: digest subscribers export --format csv --out list.csv
     """
     from digest.errors import SubscriberError
     from digest.state import db, privacy
 
-    found = privacy.export(db.connect(app.config.state), email)
-    if found is None:
-        raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
-    text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
+    conn = db.open_for(app.config)
+    try:
+        if email is None:
+            rows = list(privacy.export_all(conn))
+            text = _csv(rows) if fmt == "csv" else _json(rows)
+        else:
+            if fmt == "csv":
+                raise SubscriberError(
+                    "--format csv is for the whole list; leave out EMAIL, or drop --format "
+                    "for one address's JSON"
+                )
+            found = privacy.export(conn, email)
+            if found is None:
+                raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
+            text = _json(found)
+    finally:
+        conn.close()
     if out is None:
         click.echo(text, nl=False)
         return
     try:
-        out.write_text(text, encoding="utf-8")
+        out.write_text(text, encoding="utf-8", newline="")
     except OSError as e:
         raise SubscriberError(f"{out}: can't write the export ({e.strerror})") from None
     err_console.print(f"wrote {escape(str(out))}")
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    """One row per subscriber; the import file's extra columns follow the fixed ones."""
+    from digest.state.privacy import LIST_FIELDS
+
+    extra = list(dict.fromkeys(k for r in rows for k in r["extra"] if k not in LIST_FIELDS))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*LIST_FIELDS, *extra])
+    for r in rows:
+        fixed = ["" if r[k] is None else r[k] for k in LIST_FIELDS]
+        writer.writerow([*fixed, *(r["extra"].get(k, "") for k in extra)])
+    return buffer.getvalue()
 
 
 @subscribers.command("erase")
@@ -74,7 +126,7 @@ def subscribers_erase(app: App, email: str, yes: bool) -> None:
 
     if not yes and not click.confirm(f"Erase {email} and its history for good?", default=False):
         raise click.exceptions.Abort()
-    if not privacy.erase(db.connect(app.config.state), email, now=now()):
+    if not privacy.erase(db.open_for(app.config), email, now=now()):
         raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
     console.print(
         f"{escape(email)} is erased; copies outside the state database (the outbox, the "

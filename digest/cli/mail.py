@@ -36,7 +36,7 @@ def subscribers_import(app: App, csv_file: Path) -> None:
     """Add subscribers from a CSV file with a header row: email, name, any extra columns."""
     from digest.state import db, subscribers
 
-    conn = db.connect(app.config.state)
+    conn = db.open_for(app.config)
     result = subscribers.import_csv(conn, csv_file)
     for line in result.invalid:
         err_console.print(f"[yellow]skipped[/yellow] {escape(line)}")
@@ -57,7 +57,7 @@ def subscribers_add(app: App, email: str, name: str) -> None:
     """Add one subscriber (or re-subscribe an address)."""
     from digest.state import db, subscribers
 
-    added = subscribers.add(db.connect(app.config.state), email, name)
+    added = subscribers.add(db.open_for(app.config), email, name)
     console.print(f"{escape(added.email)} is subscribed")
 
 
@@ -69,7 +69,7 @@ def subscribers_remove(app: App, email: str) -> None:
     from digest.errors import SubscriberError
     from digest.state import db, subscribers
 
-    if not subscribers.remove(db.connect(app.config.state), email):
+    if not subscribers.remove(db.open_for(app.config), email):
         raise SubscriberError(f"{email} is not on the list; see `digest subscribers list`")
     console.print(f"{escape(email)} is unsubscribed")
 
@@ -79,10 +79,15 @@ def subscribers_remove(app: App, email: str) -> None:
 @pass_app
 def subscribers_list(app: App, status: str | None) -> None:
     """Show the subscribers (all, or those with one status)."""
-    from digest.cli.display import subscribers_table
+    from digest.cli.display import status_summary, subscribers_table
     from digest.state import db, subscribers
 
-    console.print(subscribers_table(subscribers.listing(db.connect(app.config.state), status)))
+    conn = db.open_for(app.config)
+    try:
+        console.print(subscribers_table(subscribers.listing(conn, status)))
+        console.print(status_summary(subscribers.status_counts(conn)))
+    finally:
+        conn.close()
 
 
 @cli.command()
@@ -145,7 +150,7 @@ def reset(app: App, key: str, yes: bool) -> None:
     from digest.state.locks import send_lock
 
     config = app.config
-    conn = db.connect(config.state)
+    conn = db.open_for(config)
     stored = ledger.get_issue(conn, key)
     if stored is None:
         known = ", ".join(ledger.issue_keys(conn)) or "none yet"
@@ -173,9 +178,10 @@ def reset(app: App, key: str, yes: bool) -> None:
 @pass_app
 def history(app: App, limit: int) -> None:
     """List issues with their sent / deferred / failed / unknown / pending counts, and runs."""
-    from digest.cli.display import history_table, runs_table
-    from digest.state import db, ledger, runs
+    from digest.cli.display import history_table, runs_table, status_summary
+    from digest.state import db, ledger, runs, subscribers
 
-    conn = db.connect(app.config.state)
+    conn = db.open_for(app.config)
     console.print(history_table(ledger.history(conn, limit)))
     console.print(runs_table(runs.recent_runs(conn, limit)))
+    console.print(status_summary(subscribers.status_counts(conn)))

@@ -119,7 +119,7 @@ def _collect_all(
     config: Config, window: _Window, *, client: httpx.Client, conn: sqlite3.Connection | None
 ) -> Collection:
     def run(entry: SourceConfig) -> _Outcome:
-        own = db.connect(config.state) if conn is not None and entry.type != "folder" else None
+        own = db.open_for(config) if conn is not None and entry.type != "folder" else None
         try:
             return _collect_one(config, entry, window, client=client, conn=own)
         finally:

@@ -24,6 +24,9 @@ class Signup(Model):
     per_address: int = Field(default=3, ge=1, le=100)
     #: Sign-ups one IP address can make per hour.
     per_ip: int = Field(default=10, ge=1, le=10_000)
+    #: Confirmation mails sent per hour in all (a flood from many addresses): over it, sign-ups
+    #: are answered the same way and recorded, but no mail is sent.
+    per_hour: int = Field(default=100, ge=1, le=100_000)
 
     @field_validator("confirm_within")
     @classmethod

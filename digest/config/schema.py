@@ -50,6 +50,10 @@ class Newsletter(Model):
     title: str = Field(min_length=1)
     from_: str = Field(alias="from")
     reply_to: str | None = None
+    #: The envelope sender (VERP) of issue mail: ``bounces@example.org`` sends each copy from
+    #: ``bounces+<issue>=<token>@example.org``, so a bounce names its subscriber and issue by
+    #: the address it comes back to. Unset: the envelope sender is the From address.
+    return_path: str | None = None
     base_url: str
     timezone: str = "UTC"
     #: The sender's postal line shown in the footer (CAN-SPAM asks for one).
@@ -79,6 +83,19 @@ class Newsletter(Model):
     @classmethod
     def _mailbox(cls, v: str | None) -> str | None:
         return None if v is None else check_mailbox(v)
+
+    @field_validator("return_path")
+    @classmethod
+    def _return_path(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        local, at, domain = v.strip().rpartition("@")
+        if not at or not local or not domain or not v.isascii() or "+" in local or " " in v:
+            raise ValueError(
+                f"{v!r} is not a bare address like bounces@example.org (no name, no '+': "
+                "digest adds +<issue>=<token> to it)"
+            )
+        return v.strip()
 
     @field_validator("timezone")
     @classmethod

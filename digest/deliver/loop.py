@@ -142,7 +142,8 @@ class _Worker(threading.Thread):
             if self.session is None:
                 self.session = self.transport.open()
             self.transport.acquire()
-            attempt = self.session.send(self.template.sender, job.email, data, message_id)
+            sender = self.template.envelope_sender(job.token)
+            attempt = self.session.send(sender, job.email, data, message_id)
             if attempt.reconnect:
                 self._disconnect()
             if attempt.status != "retry":

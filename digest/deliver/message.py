@@ -49,6 +49,14 @@ FALLBACK_NAME = "reader"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
+def verp_address(return_path: str, issue_key: str, token: str) -> str:
+    """``bounces@d`` → ``bounces+2026-W48=<token>@d``: the issue key (made safe for a local
+    part) and the subscriber's unsubscribe token, read back by ``inbound.report``."""
+    local, _, domain = return_path.rpartition("@")
+    key = re.sub(r"[^A-Za-z0-9-]", "-", issue_key)
+    return f"{local}+{key}={token}@{domain}"
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     email: str
@@ -107,6 +115,7 @@ class MessageTemplate:
         self.issue_key = issue_key
         self.sender = news.sender_address
         self.domain = self.sender.rpartition("@")[2]
+        self.return_path = news.return_path
         self.base_url = news.base_url
         self.test_copy = test_copy
         self.mailto = news.unsubscribe_mailto
@@ -152,6 +161,13 @@ class MessageTemplate:
         if self.test_copy:
             digest += "." + secrets.token_hex(4) + ".test"
         return f"<{self.issue_key}.{digest}@{self.domain}>"
+
+    def envelope_sender(self, token: str) -> str:
+        """MAIL FROM for one copy: the VERP address (``verp_address``) when
+        ``newsletter.return_path`` is set, else the From address."""
+        if self.return_path is None or not _TOKEN_RE.match(token):
+            return self.sender
+        return verp_address(self.return_path, self.issue_key, token)
 
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.base_url}/unsubscribe/{token}"

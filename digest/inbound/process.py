@@ -22,7 +22,10 @@ from digest.errors import ConfigError
 from digest.inbound.imap import Mailbox
 from digest.inbound.report import Reading, read_message
 from digest.state import events
-from digest.state.db import connect
+from digest.state.db import open_for
+
+#: Temporary failures before an address counts as bounced, with no ``inbound:`` section.
+SOFT_LIMIT = 3
 
 
 @dataclass
@@ -53,7 +56,7 @@ def process_mailbox(
 
     opened = mailbox or default
     report = InboundReport()
-    conn = connect(config.state)
+    conn = open_for(config)
     try:
         with opened() as box:
             for uid in box.waiting():
@@ -65,6 +68,19 @@ def process_mailbox(
                     box.done(uid)
                 else:
                     box.skip(uid)
+    finally:
+        conn.close()
+    return report
+
+
+def process_message(config: Config, data: bytes, *, now: datetime) -> InboundReport:
+    """One message handed over whole (``digest inbound --stdin``, e.g. piped in by the MTA
+    that receives the VERP return path): read it and act on it like a mailbox message."""
+    limit = config.inbound.soft_bounce_limit if config.inbound is not None else SOFT_LIMIT
+    report = InboundReport()
+    conn = open_for(config)
+    try:
+        handle(conn, read_message(data), report, now=now, soft_limit=limit)
     finally:
         conn.close()
     return report
@@ -83,8 +99,10 @@ def handle(
         report.left.append(("not a bounce, complaint or unsubscribe", subject))
         return False
     # An unsubscribe request names its subscriber by token only: an address in it proves nothing.
-    addresses = () if reading.kind == "unsubscribe" else reading.recipients
-    found = events.match(conn, addresses, reading.tokens, reading.message_ids)
+    bounce = reading.kind != "unsubscribe"
+    addresses = reading.recipients if bounce else ()
+    verp = reading.verp if bounce else ()
+    found = events.match(conn, addresses, reading.tokens, reading.message_ids, verp)
     if found is None:
         report.left.append((f"{reading.kind} that matches no subscriber", subject))
         return False

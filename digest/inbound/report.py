@@ -40,6 +40,10 @@ _TOKEN_IN_TEXT = re.compile(r"(?:/unsubscribe/|subject=unsubscribe-)([A-Za-z0-9_
 _UNSUBSCRIBE_SUBJECT = re.compile(r"\s*unsubscribe-([A-Za-z0-9_-]{43})\s*", re.IGNORECASE)
 #: The Message-IDs digest writes: ``<2026-W48.<24 hex>@domain>`` (16 before schema 2).
 _OUR_MESSAGE_ID = re.compile(r"<[0-9A-Za-z-]+\.[0-9a-f]{16,32}@[A-Za-z0-9.-]+>")
+#: A VERP return path (``deliver.message.verp_address``): ``local+<issue>=<token>@domain``.
+_VERP = re.compile(r"\+([A-Za-z0-9-]{1,40})=([A-Za-z0-9_-]{43})@")
+#: Where a bounce shows the address it came back to (the envelope recipient).
+_ENVELOPE_HEADERS = ("X-Original-To", "Delivered-To", "Envelope-To", "To", "Return-Path")
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _AUTO_SUBJECT = re.compile(
     r"^(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|"
@@ -58,6 +62,8 @@ class Reading:
     recipients: tuple[str, ...] = ()
     tokens: tuple[str, ...] = ()
     message_ids: tuple[str, ...] = ()
+    #: Unsubscribe tokens from the VERP address the report came back to: the surest match.
+    verp: tuple[str, ...] = ()
     #: The status code and the server's words, or the complaint's type: the evidence.
     detail: str = ""
     evidence: dict[str, str] = field(default_factory=dict)
@@ -77,7 +83,11 @@ def read_message(data: bytes) -> Reading:
         "subject": _one_line(msg.get("Subject", ""))[:200],
         "date": _one_line(msg.get("Date", ""))[:100],
     }
-    base = Reading("unknown", source, (), tokens, ids, "", evidence)
+    verp = _verp(msg)
+    if verp:
+        evidence["issue"] = verp[0][0]
+    base = Reading("unknown", source, (), tokens, ids, verp=tuple(t for _, t in verp),
+                   evidence=evidence)  # fmt: skip
     if msg.get_content_type() == "multipart/report":
         report_type = str(msg.get_param("report-type") or "").lower()
         if report_type == "delivery-status":
@@ -91,6 +101,17 @@ def read_message(data: bytes) -> Reading:
     if _is_auto_reply(msg, subject) and not _DAEMON.match(sender):
         return _with(base, "auto-reply", detail="auto-reply")
     return _non_standard(msg, base)
+
+
+def _verp(msg: Message) -> list[tuple[str, str]]:
+    """(issue key, token) of each VERP address the report, or its quoted original, names as
+    its envelope recipient or return path."""
+    found: list[tuple[str, str]] = []
+    for part in msg.walk():
+        for name in _ENVELOPE_HEADERS:
+            for value in part.get_all(name) or []:
+                found.extend(_VERP.findall(str(value)))
+    return list(dict.fromkeys(found))
 
 
 def _dsn(msg: Message, base: Reading) -> Reading:

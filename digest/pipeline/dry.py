@@ -41,7 +41,7 @@ def _prepared(
     until: datetime | None,
 ) -> tuple[PreparedIssue, sqlite3.Connection]:
     period = current_period(config, now, since=since, until=until)
-    conn = db.connect(config.state)
+    conn = db.open_for(config)
     try:
         # No remember: a look must not move the real runs' remembered ETags.
         prepared = prepare_issue(

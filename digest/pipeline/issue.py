@@ -112,7 +112,7 @@ def existing_state(config: Config) -> Iterator[sqlite3.Connection | None]:
     if not config.state.exists():
         yield None
         return
-    conn = db.connect(config.state, create=False)
+    conn = db.open_for(config, create=False)
     try:
         yield conn
     finally:

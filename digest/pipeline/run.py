@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import httpx
@@ -32,7 +32,7 @@ from digest.errors import DeliveryError, DigestError, SendBusy
 from digest.models import Period, Problem
 from digest.period import current_period
 from digest.pipeline.issue import prepare_issue
-from digest.state import db, deliveries, ledger, runs
+from digest.state import db, deliveries, ledger, runs, subscribers
 from digest.state.ledger import StoredIssue
 from digest.state.locks import send_lock
 from digest.status import RunOutcome, RunTrigger
@@ -123,7 +123,7 @@ def run_once(
     hours late is dated when it actually went out.
     """
     job = _Job(now, since is not None, client, transport, stop, progress, confirm, resend_unknown)
-    conn = db.connect(config.state)
+    conn = db.open_for(config)
     try:
         if issue is None:
             period = current_period(config, now, since=since, until=until)
@@ -249,7 +249,17 @@ def _send(
         raise report.error
     totals = deliveries.counts(conn, key)
     took = time.monotonic() - job.started  # the whole run, as the scheduler's log line says
-    return _result(key, issue.review_count, report, totals, finished, problems, warnings, took)
+    result = _result(key, issue.review_count, report, totals, finished, problems, warnings, took)
+    return replace(result, message=result.message + left_out(subscribers.status_counts(conn)))
+
+
+def left_out(counts: dict[str, int]) -> str:
+    """``; 3 not sent: 2 pending confirmation, 1 bounced`` — the subscribers no issue goes
+    to, and why (empty when there are none)."""
+    why = {"pending": "pending confirmation"}
+    parts = [f"{n} {why.get(s, s)}" for s, n in counts.items() if s != "active" and n]
+    total = sum(n for s, n in counts.items() if s != "active")
+    return f"; {total} not sent: {', '.join(parts)}" if total else ""
 
 
 def message_template(

@@ -137,7 +137,7 @@ def run_scheduler(
     the scheduler shuts down and this returns normally.
     """
     with runner_lock(config, wait=lock_wait):
-        db.connect(config.state).close()  # fail fast, naming the file, if the state is unusable
+        db.open_for(config).close()  # fail fast, naming the file, if the state is unusable
         foreground = _Foreground(config, stop, clock, transport, retry_first)
         foreground.scheduler.start()
         upcoming = next_fire(foreground.trigger, clock())

@@ -103,7 +103,7 @@ def tick(
     due_key = period_key(config, due) if due is not None else None
     due_runs = due is not None and now - due <= grace
 
-    conn = db.connect(config.state)
+    conn = db.open_for(config)
     try:
         interrupted = _interrupted(conn, config)
         missed = _record_missed(conn, config, trigger, now=now, due=due)
@@ -150,7 +150,7 @@ def record_missed(
 ) -> list[Missed]:
     """Record a ``skipped`` run for each period whose time came and went beyond the grace."""
     trigger = trigger or build_trigger(config)
-    conn = db.connect(config.state)
+    conn = db.open_for(config)
     try:
         return _record_missed(conn, config, trigger, now=now, due=previous_fire(trigger, now))
     finally:
@@ -258,7 +258,7 @@ def run_now(
 ) -> tuple[RunResult, ...]:
     """One run now under the runner lock: resume what a crash left, then this period's issue."""
     with runner_lock(config, wait=lock_wait):
-        conn = db.connect(config.state)
+        conn = db.open_for(config)
         try:
             interrupted = _interrupted(conn, config)
         finally:

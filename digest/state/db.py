@@ -36,17 +36,23 @@ callers send nothing when they can't record intent.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.config.usable import folder_problem
 from digest.errors import StateError
 from digest.state import migrations
 from digest.state.migrations import SCHEMA_VERSION as SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from digest.config import Config
 
 #: Seconds a connection waits for another process's write lock before giving up with a
 #: ``StateError`` ("database is locked"). A send holds the lock for moments at a time, so the
@@ -186,6 +192,53 @@ def state_problem(path: Path) -> str | None:
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
         return f"{path} or its folder is not writable"
     return None
+
+
+def open_for(config: Config, *, create: bool = True) -> sqlite3.Connection:
+    """``connect`` to ``config.state`` for this config's newsletter — the one door every command
+    uses. The file remembers the newsletter it belongs to (``meta`` key ``newsletter``: the
+    From address and ``base_url``, written on first use); another newsletter's config is
+    refused with a ``StateError``, before it can mix two lists or send one's issues twice."""
+    news = config.newsletter
+    mine = {"from": news.from_, "base_url": news.base_url}
+    conn = connect(config.state, create=create)
+    try:
+        theirs = _owner(conn, config.state, mine)
+    except BaseException:
+        conn.close()
+        raise
+    if not _same_newsletter(theirs, mine):
+        conn.close()
+        raise StateError(
+            str(config.state),
+            f'belongs to "{theirs.get("from", "?")}" ({theirs.get("base_url", "?")}), not to '
+            f'"{news.from_}" ({news.base_url}): give this config its own state: path',
+        )
+    return conn
+
+
+def _owner(conn: sqlite3.Connection, path: Path, mine: dict[str, str]) -> dict[str, str]:
+    """The newsletter the file belongs to; a file without one becomes ``mine``'s."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'newsletter'").fetchone()
+    except sqlite3.DatabaseError as e:
+        raise StateError(str(path), f"can't read ({e}); {_hint(e)}") from e
+    if row is not None:
+        return dict(json.loads(row[0]))
+    with transaction(conn, path):
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('newsletter', ?)",
+            (json.dumps(mine, ensure_ascii=False),),
+        )
+        row = conn.execute("SELECT value FROM meta WHERE key = 'newsletter'").fetchone()
+    return dict(json.loads(row[0]))
+
+
+def _same_newsletter(theirs: dict[str, str], mine: dict[str, str]) -> bool:
+    """The same sender address (its display name may change) and the same ``base_url``."""
+    address = parseaddr(theirs.get("from", ""))[1].lower()
+    same_url = theirs.get("base_url") == mine["base_url"]
+    return same_url and address == parseaddr(mine["from"])[1].lower()
 
 
 @contextmanager

@@ -74,11 +74,14 @@ def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
 
 def count_since(
     conn: sqlite3.Connection, kind: EventKind, since: datetime, *, subscriber_id: int | None = None,
-    ip: str | None = None,
+    ip: str | None = None, mailed: bool = False,
 ) -> int:  # fmt: skip
-    """How many ``kind`` events since ``since``, for one subscriber or from one IP address."""
+    """How many ``kind`` events since ``since``, for one subscriber or from one IP address;
+    ``mailed``: only sign-ups that sent a confirmation mail (not over ``signup.per_hour``)."""
     sql = "SELECT count(*) FROM events WHERE kind = ? AND at >= ?"
     args: list[object] = [kind, since.isoformat(timespec="seconds")]
+    if mailed:
+        sql += " AND json_extract(evidence, '$.capped') IS NULL"
     if subscriber_id is not None:
         sql += " AND subscriber_id = ?"
         args.append(subscriber_id)
@@ -93,9 +96,15 @@ def match(
     addresses: Iterable[str] = (),
     tokens: Iterable[str] = (),
     message_ids: Iterable[str] = (),
+    verp: Iterable[str] = (),
 ) -> tuple[int, str] | None:
-    """The subscriber an inbound report is about: by address, then by the unsubscribe token
-    or the Message-ID of our copy that it quotes (complaints often hide the address)."""
+    """The subscriber an inbound report is about: by the token in the VERP address it came
+    back to, by address, then by the unsubscribe token or the Message-ID of our copy that it
+    quotes (complaints often hide the address)."""
+    for token in verp:
+        row = conn.execute("SELECT id, email FROM subscribers WHERE token = ?", (token,))
+        if found := row.fetchone():
+            return int(found[0]), str(found[1])
     for address in addresses:
         row = conn.execute("SELECT id, email FROM subscribers WHERE email = ?", (address,))
         if found := row.fetchone():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +55,25 @@ def export(conn: sqlite3.Connection, email: str) -> dict[str, Any] | None:
         ],
         "deliveries": [dict(d) for d in deliveries],
     }
+
+
+#: The whole-list export's columns, in order (``extra`` holds the import file's other columns).
+LIST_FIELDS = (
+    "email", "name", "status", "created_at", "updated_at", "confirmed_at", "soft_bounces",
+)  # fmt: skip
+
+
+def export_all(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """Every subscriber but erased tombstones, oldest first: the record without its token
+    (``LIST_FIELDS`` plus ``extra``), streamed."""
+    rows = conn.execute(
+        f"SELECT {', '.join(LIST_FIELDS)}, extra FROM subscribers "  # noqa: S608 (fixed columns)
+        "WHERE status != 'erased' ORDER BY id"
+    )
+    for row in rows:
+        record = dict(row)
+        record["extra"] = json.loads(record["extra"] or "{}")
+        yield record
 
 
 def erase(conn: sqlite3.Connection, email: str, *, now: datetime) -> bool:

@@ -25,7 +25,7 @@ from digest.state.db import transaction
 from digest.state.subscribers import clean_name, normalise_address
 
 #: What a sign-up came to (the visitor sees the same page for each).
-Requested = Literal["mail", "already-active", "throttled"]
+Requested = Literal["mail", "already-active", "throttled", "capped"]
 #: What a confirmation link came to.
 Confirmed = Literal["confirmed", "ready", "expired", "invalid"]
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -56,7 +56,7 @@ def _stamp(when: datetime) -> str:
 
 def request(
     conn: sqlite3.Connection, email: str, name: str, *, now: datetime, ip: str,
-    within: timedelta, per_address: int, per_ip: int,
+    within: timedelta, per_address: int, per_ip: int, per_hour: int = 100,
 ) -> Request:  # fmt: skip
     """A sign-up from the web form: a new confirmation link for ``email``, unless it is already
     active or over its limits. ``SubscriberError`` for an address that isn't one."""
@@ -72,6 +72,8 @@ def request(
         >= per_address
     ):
         return Request("throttled", email)
+    hour = now - timedelta(hours=1)
+    capped = events.count_since(conn, "signup", hour, mailed=True) >= per_hour
     token = secrets.token_urlsafe(32)
     stamp, expires = _stamp(now), _stamp(now + within)
     with transaction(conn):
@@ -85,14 +87,17 @@ def request(
             sid = int(cur.lastrowid or 0)
         else:
             sid = int(row["id"])
+        if row is not None and not capped:  # capped: an earlier link keeps working
             conn.execute(
                 """UPDATE subscribers SET confirm_hash = ?, confirm_expires = ?, updated_at = ?,
                        name = CASE WHEN status = 'pending' AND ? != '' THEN ? ELSE name END
                    WHERE id = ?""",
                 (_hash(token), expires, stamp, name, name, sid),
             )
-        events.record(conn, sid, "signup", at=now, detail="web form", evidence={"ip": ip})
-    return Request("mail", email, name, token)
+        evidence: dict[str, object] = {"ip": ip, **({"capped": True} if capped else {})}
+        detail = "web form; over signup.per_hour, no mail sent" if capped else "web form"
+        events.record(conn, sid, "signup", at=now, detail=detail, evidence=evidence)
+    return Request("capped", email) if capped else Request("mail", email, name, token)
 
 
 def _find(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:

@@ -149,6 +149,18 @@ def unsubscribe_by_token(conn: sqlite3.Connection, token: str) -> Subscriber | N
     return found
 
 
+def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many subscribers have each status (erased tombstones left out), every status
+    shown even at 0, in ``SubscriberStatus`` order."""
+    found = dict(
+        conn.execute(
+            "SELECT status, count(*) FROM subscribers WHERE status != 'erased' GROUP BY status"
+        ).fetchall()
+    )
+    order = ("active", "pending", "bounced", "complained", "unsubscribed")
+    return {s: int(found.get(s, 0)) for s in order}
+
+
 def listing(conn: sqlite3.Connection, status: str | None = None) -> list[Subscriber]:
     sql = "SELECT id, email, name, status, token, extra FROM subscribers"
     args: tuple[str, ...] = ()

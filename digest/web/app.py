@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from digest.config import Config
 from digest.errors import RenderError, ServeError, StateError
 from digest.state import ledger, subscribers
-from digest.state.db import connect
+from digest.state.db import open_for
 from digest.web import archive
 
 T = TypeVar("T")
@@ -193,7 +193,7 @@ class _Site:
         """
 
         def run() -> T:
-            conn = connect(self.config.state)
+            conn = open_for(self.config)
             try:
                 return work(conn)
             finally:
@@ -282,7 +282,7 @@ def create_app(config: Config) -> Starlette:
     """The ASGI app for ``config``. Fails now, not on the first request, if the state database
     or a page template can't be used."""
     site = _Site(config)
-    connect(config.state).close()
+    open_for(config).close()
     routes: list[BaseRoute] = [
         Route("/", _redirect_to(site.prefix + "/issues"), methods=["GET"]),
         Route("/unsubscribe", site.how_to_unsubscribe, methods=["GET"]),

@@ -96,12 +96,15 @@ class SignupPages:
                 lambda conn: signup.request(
                     conn, email, name, now=now, ip=ip, within=self.settings.confirm_period,
                     per_address=self.settings.per_address, per_ip=self.settings.per_ip,
+                    per_hour=self.settings.per_hour,
                 )
             )  # fmt: skip
         except SubscriberError:
             error = "That doesn't look like an email address. Please check it and try again."
             return self.site.page("subscribe", 400, email=email[:254], name=name[:200], error=error)
         response = self.site.page("signup_sent", address=_mask(asked.email))
+        if asked.outcome == "capped":
+            log.warning("over signup.per_hour: a sign-up was recorded but no mail was sent")
         if asked.outcome == "mail":
             response.background = BackgroundTask(self._send, asked.email, asked.name, asked.token)
         return response

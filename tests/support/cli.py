@@ -12,13 +12,16 @@ NO_TERMINAL = {"COLUMNS": "80", "NO_COLOR": "1"}
 
 
 def digest(
-    config: Path | None, *args: str, env: dict[str, str] | None = None
+    config: Path | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m digest --config CONFIG ARGS…``, its output captured as text.
 
     No terminal, as under cron: stdin is ``/dev/null`` and stdout a pipe. ``config=None``
     leaves the option out (a test passes ``--config`` after the command itself); ``env`` is
-    added to the environment (``COLUMNS``, ``PATH`` …)."""
+    added to the environment (``COLUMNS``, ``PATH`` …); ``stdin`` is fed as standard input."""
     head = ["--config", str(config)] if config is not None else []
     return subprocess.run(
         [sys.executable, "-m", "digest", *head, *args],
@@ -26,7 +29,7 @@ def digest(
         text=True,
         timeout=300,
         check=False,
-        stdin=subprocess.DEVNULL,
+        **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
         env={**os.environ, **env} if env is not None else None,
     )
 

@@ -16,7 +16,7 @@ from support.smtp import Sink
 from support.web import add_subscriber, running, status_of, write_web_config
 
 from digest.config import Config
-from digest.state import db, signup, subscribers
+from digest.state import db, events, signup, subscribers
 
 LINK = re.compile(r"https://lateshow\.example\.org/confirm/([A-Za-z0-9_-]+)")
 
@@ -137,6 +137,28 @@ def test_floods_from_one_address_and_one_ip_send_only_up_to_the_limits(
         assert len(_mails(sink, 4)) == 4
     assert {a.status_code for a in same + others} == {200}
     assert len({a.text for a in same}) == 1
+
+
+def test_over_the_hourly_cap_sign_ups_are_answered_and_recorded_but_not_mailed(
+    tmp_path: Path, sink: Sink
+) -> None:
+    config = _config(tmp_path, sink, per_hour=2)
+    with running(config) as base, httpx.Client(base_url=base, timeout=20) as site:
+        answers = [_sign_up(site, f"reader{i}@example.net") for i in range(4)]
+        mails = _mails(sink, 3)
+    assert [m.rcpt_tos for m in mails] == [["reader0@example.net"], ["reader1@example.net"]]
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.text.replace(f"reader{i}", "") for i, a in enumerate(answers)}) == 1
+    conn = db.connect(config.state)
+    try:
+        for i in (2, 3):
+            found = subscribers.get(conn, f"reader{i}@example.net")
+            assert found is not None and found.status == "pending"
+            (event,) = events.history(conn, found.id)
+            assert event.kind == "signup" and event.evidence["capped"] is True
+            assert "no mail sent" in event.detail
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize(
