@@ -13,8 +13,11 @@ In order:
    further), and the issue already recorded for this period, if any;
 2. with ``use_stored``, an issue already recorded answers by itself (a started issue is never
    re-rendered; a ``done`` or ``empty`` one is never built again);
-3. otherwise every source is collected, the reviews selected, and — unless every source failed,
-   or nothing is new and no quiet-week note is configured — the digest rendered.
+3. otherwise every source is collected (for the window, reach-back included) and the reviews
+   selected; then ``no-sources`` when every source failed, or one failed and nothing is new (a
+   broken source never reads as a quiet week); ``stored`` when the period's issue went out and
+   nothing is new since (no quiet note for a week that was sent); ``nothing-new`` when nothing
+   is new and no quiet-week note is configured; else the digest is rendered (``ready``).
 
 Nothing is written here. ``remember`` lets the collection store feeds' ETag / Last-Modified in
 the state's HTTP cache: only a real send does, so a look never moves what the real runs saw.
