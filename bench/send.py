@@ -140,14 +140,9 @@ def _prepare(
 def _template(config: object, rendered: object, signer: object) -> Any:
     from digest.deliver.message import MessageTemplate
 
-    r: Any = rendered
-    return MessageTemplate(
-        config=config,  # type: ignore[arg-type]
-        issue_key=r.period.key,
-        subject=r.subject,
-        html_body=r.html,
-        text_body=r.text,
-        markers=r.markers,
+    return MessageTemplate.of_rendering(
+        config,  # type: ignore[arg-type]
+        rendered,  # type: ignore[arg-type]
         date=NOW,
         signer=signer,  # type: ignore[arg-type]
     )

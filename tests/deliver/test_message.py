@@ -180,16 +180,7 @@ def test_recipient_values_that_could_inject_are_refused(
 def test_test_copies_are_marked_and_get_their_own_message_id(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
     r = rendered_digest(config)
-    t = MessageTemplate(
-        config=config,
-        issue_key=r.period.key,
-        subject=r.subject,
-        html_body=r.html,
-        text_body=r.text,
-        markers=r.markers,
-        date=NOW,
-        test_copy=True,
-    )
+    t = MessageTemplate.of_rendering(config, r, date=NOW, test_copy=True)
     real = _template(tmp_path)
     msg = _parse(t.render(Recipient("ann@example.org", "Ann", "tok")))
     assert msg["Subject"] == "[TEST] Three new reviews"
