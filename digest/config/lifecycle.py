@@ -27,11 +27,16 @@ class Signup(Model):
     #: Confirmation mails sent per hour in all (a flood from many addresses): over it, sign-ups
     #: are answered the same way and recorded, but no mail is sent.
     per_hour: int = Field(default=100, ge=1, le=100_000)
+    #: Mail a welcome (``welcome.mjml.j2`` / ``welcome.txt.j2``) to an address the moment it
+    #: confirms. Off by default: the confirmation page already says "you are subscribed" and
+    #: the next issue is the first mail a reader expects; switch it on to say hello in your
+    #: own words (what comes, and when).
+    welcome: bool = False
 
     @field_validator("confirm_within")
     @classmethod
     def _within(cls, v: str) -> str:
-        parse_duration(v)
+        _positive(v)
         return v
 
     @property
@@ -53,8 +58,21 @@ class Inbound(Model):
     processed_folder: str = "digest-processed"
     #: Temporary failures (4.x.x, "delayed") before an address counts as bounced.
     soft_bounce_limit: int = Field(default=3, ge=1, le=100)
+    #: Only soft bounces this recent count toward ``soft_bounce_limit``: a mailbox that was
+    #: full once in March and once in October is not dead.
+    soft_bounce_window: str = "30d"
     timeout: float = Field(default=30, gt=0)
     ca_file: Path | None = None
+
+    @field_validator("soft_bounce_window")
+    @classmethod
+    def _window(cls, v: str) -> str:
+        _positive(v)
+        return v
+
+    @property
+    def soft_bounce_period(self) -> timedelta:
+        return parse_duration(self.soft_bounce_window)
 
     @model_validator(mode="after")
     def _security(self) -> Inbound:
@@ -75,3 +93,10 @@ class Inbound(Model):
                 key="inbound.password_env",
             )
         return value
+
+
+def _positive(value: str) -> timedelta:
+    period = parse_duration(value)
+    if period <= timedelta(0):
+        raise ValueError(f"expected a duration longer than nothing, such as 30d, got {value!r}")
+    return period

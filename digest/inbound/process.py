@@ -15,7 +15,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from digest.config import Config
 from digest.errors import ConfigError
@@ -24,7 +24,8 @@ from digest.inbound.report import Reading, read_message
 from digest.state import events
 from digest.state.db import open_for
 
-#: Temporary failures before an address counts as bounced, with no ``inbound:`` section.
+#: Temporary failures (within ``events.SOFT_WINDOW``) before an address counts as bounced,
+#: with no ``inbound:`` section.
 SOFT_LIMIT = 3
 
 
@@ -64,7 +65,8 @@ def process_mailbox(
                 if data is None:
                     continue
                 reading = read_message(data)
-                if handle(conn, reading, report, now=now, soft_limit=settings.soft_bounce_limit):
+                if handle(conn, reading, report, now=now, soft_limit=settings.soft_bounce_limit,
+                          soft_window=settings.soft_bounce_period):  # fmt: skip
                     box.done(uid)
                 else:
                     box.skip(uid)
@@ -76,11 +78,13 @@ def process_mailbox(
 def process_message(config: Config, data: bytes, *, now: datetime) -> InboundReport:
     """One message handed over whole (``digest inbound --stdin``, e.g. piped in by the MTA
     that receives the VERP return path): read it and act on it like a mailbox message."""
-    limit = config.inbound.soft_bounce_limit if config.inbound is not None else SOFT_LIMIT
+    settings = config.inbound
+    limit = settings.soft_bounce_limit if settings is not None else SOFT_LIMIT
+    window = settings.soft_bounce_period if settings is not None else events.SOFT_WINDOW
     report = InboundReport()
     conn = open_for(config)
     try:
-        handle(conn, read_message(data), report, now=now, soft_limit=limit)
+        handle(conn, read_message(data), report, now=now, soft_limit=limit, soft_window=window)
     finally:
         conn.close()
     return report
@@ -88,7 +92,7 @@ def process_message(config: Config, data: bytes, *, now: datetime) -> InboundRep
 
 def handle(
     conn: sqlite3.Connection, reading: Reading, report: InboundReport, *, now: datetime,
-    soft_limit: int,
+    soft_limit: int, soft_window: timedelta = events.SOFT_WINDOW,
 ) -> bool:  # fmt: skip
     """Act on one reading; ``True`` when it was understood (the message may be moved)."""
     subject = reading.evidence.get("subject", "")
@@ -108,7 +112,7 @@ def handle(
         return False
     applied = events.apply_report(
         conn, found, reading.kind, at=now, source=reading.source, detail=reading.detail,
-        evidence=reading.evidence, soft_limit=soft_limit,
+        evidence=reading.evidence, soft_limit=soft_limit, soft_window=soft_window,
     )  # fmt: skip
     report.handled[reading.kind] += 1
     if applied.repeated:

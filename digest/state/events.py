@@ -13,11 +13,14 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from digest.state.db import transaction
 from digest.status import EventKind, InboundKind, SubscriberStatus
+
+#: How far back soft bounces count when no ``inbound.soft_bounce_window`` is configured.
+SOFT_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,20 +151,25 @@ def apply_report(
     detail: str,
     evidence: dict[str, Any],
     soft_limit: int,
+    soft_window: timedelta = SOFT_WINDOW,
 ) -> Applied:
-    """Record a bounce, complaint or unsubscribe and move the address — once per message."""
+    """Record a bounce, complaint or unsubscribe and move the address — once per message.
+
+    A soft bounce moves the address to ``bounced`` only when it is the ``soft_limit``-th within
+    ``soft_window`` (ending at ``at``); see ``_soft_count`` for what ``soft_bounces`` holds."""
     sid, email = subscriber
     stamp = at.isoformat(timespec="seconds")
     with transaction(conn):
         new = record(conn, sid, _EVENT[kind], at=at, detail=detail, evidence=evidence,
                      source=source)  # fmt: skip
         if new and kind == "soft-bounce":
+            count = _soft_count(conn, sid, at - soft_window)
             conn.execute(
-                """UPDATE subscribers SET soft_bounces = soft_bounces + 1, updated_at = ?,
-                       status = CASE WHEN soft_bounces + 1 >= ? AND status IN ('active', 'pending')
+                """UPDATE subscribers SET soft_bounces = ?, updated_at = ?,
+                       status = CASE WHEN ? >= ? AND status IN ('active', 'pending')
                                      THEN 'bounced' ELSE status END
                    WHERE id = ?""",
-                (stamp, soft_limit, sid),
+                (count, stamp, count, soft_limit, sid),
             )
         elif new and kind in _MOVES:
             to, allowed = _MOVES[kind]
@@ -173,3 +181,23 @@ def apply_report(
             )
         status = conn.execute("SELECT status FROM subscribers WHERE id = ?", (sid,)).fetchone()[0]
     return Applied(email, kind, status, repeated=not new)
+
+
+def _soft_count(conn: sqlite3.Connection, sid: int, since: datetime) -> int:
+    """The soft bounces that count now, the one just recorded included: those after ``since``
+    (the window's start) and after the count was last reset to 0 (a confirmation, or the
+    operator re-adding the address).
+
+    The events keep every soft bounce but not when the count was reset, so the reset is
+    read from ``soft_bounces`` itself: it is at most one more than before. If any bounce
+    since the reset has left the window, every older one has too, and the events in the
+    window are exactly the ones that count; if none has, the count is the old one plus
+    this bounce. Either way it is the smaller of the two. Times are compared as datetimes,
+    not as text: events written in different UTC offsets still order correctly.
+    """
+    row = conn.execute("SELECT soft_bounces FROM subscribers WHERE id = ?", (sid,)).fetchone()
+    rows = conn.execute(
+        "SELECT at FROM events WHERE subscriber_id = ? AND kind = 'soft-bounce'", (sid,)
+    )
+    recent = sum(1 for (when,) in rows if datetime.fromisoformat(when) > since)
+    return min(int(row[0]) + 1, recent)

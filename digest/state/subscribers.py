@@ -70,7 +70,8 @@ clean_name = _clean_name
 def add(
     conn: sqlite3.Connection, email: str, name: str = "", extra: dict[str, str] | None = None
 ) -> Subscriber:
-    """Add an address, or re-subscribe it if it was unsubscribed or bounced."""
+    """Add an address, or re-subscribe it if it was unsubscribed or bounced (its soft-bounce
+    count then starts again, as after a confirmation)."""
     email = normalise_address(email)
     when = erased.erased_at(conn, email)
     if when is not None:
@@ -85,6 +86,8 @@ def add(
                VALUES (?, ?, ?, 'active', ?, ?, ?)
                ON CONFLICT (email) DO UPDATE SET
                    status = 'active',
+                   soft_bounces = CASE WHEN subscribers.status = 'active'
+                                       THEN subscribers.soft_bounces ELSE 0 END,
                    name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
                    extra = CASE WHEN excluded.extra != '{}' THEN excluded.extra ELSE extra END,
                    updated_at = excluded.updated_at""",
