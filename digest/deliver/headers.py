@@ -35,6 +35,8 @@ from digest.errors import RecipientError
 
 #: Longest subject we write (longer ones are cut with an ellipsis).
 MAX_SUBJECT = 250
+#: An unsubscribe token as ``state.subscribers`` makes them (URL-safe base64).
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[qQbB]\?[^?\s]*\?=")
 # Characters that could end, fold or disguise a header line, beyond what str.split() removes.
 _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), " ")
@@ -116,6 +118,18 @@ def list_headers(config: Config, issue_key: str) -> list[tuple[str, str]]:
         ("Feedback-ID", f"{_feedback_field(issue_key)}:{slug[:60]}:digest:{domain}"),
     ]
     return headers
+
+
+def list_unsubscribe(config: Config, token: str) -> str:
+    """The List-Unsubscribe value for one reader: their one-click link, after the ``mailto:``
+    form when ``newsletter.unsubscribe_mailto`` is on (folded onto a second line)."""
+    if not _TOKEN.match(token):
+        raise RecipientError("unsubscribe token is malformed")
+    news = config.newsletter
+    url = f"<{news.base_url}/unsubscribe/{token}>"
+    if not news.unsubscribe_mailto:
+        return url
+    return f"<mailto:{news.sender_address}?subject=unsubscribe-{token}>,\r\n {url}"
 
 
 def _feedback_field(value: str) -> str:

@@ -38,6 +38,7 @@ from digest.deliver.headers import (
     clean_subject,
     list_headers,
     list_identity,
+    list_unsubscribe,
     subject_header,
 )
 from digest.errors import RecipientError
@@ -118,7 +119,7 @@ class MessageTemplate:
         self.return_path = news.return_path
         self.base_url = news.base_url
         self.test_copy = test_copy
-        self.mailto = news.unsubscribe_mailto
+        self.config = config
         self._id_seed = f"{list_identity(config)}\0{nonce}\0{issue_key}\0"
         slot_nonce = secrets.token_hex(10)
         slot = {kind: f"zq{slot_nonce}{kind}" for kind in ("tu", "tn", "hu", "hn")}
@@ -188,11 +189,10 @@ class MessageTemplate:
             "tn": qp_value(name),
             "hn": qp_value(html.escape(name)),
         }
-        mailto = f"<mailto:{self.sender}?subject=unsubscribe-{token}>,\r\n " if self.mailto else ""
         headers = (
             f"To: {email}\r\n"
             f"Message-ID: {self.message_id(email)}\r\n"
-            f"List-Unsubscribe: {mailto}<{url}>\r\n"
+            f"List-Unsubscribe: {list_unsubscribe(self.config, token)}\r\n"
         ).encode()
         out = [headers, self._chunks[0]]
         for kind, chunk in zip(self._slots, self._chunks[1:], strict=True):

@@ -67,6 +67,28 @@ def record(
     return cur.rowcount > 0
 
 
+def add_evidence(
+    conn: sqlite3.Connection, subscriber_id: int, kind: EventKind, evidence: dict[str, Any]
+) -> bool:
+    """Add ``evidence`` to the subscriber's latest ``kind`` event: what came of it afterwards
+    (after ``confirmed``, whether the welcome mail left). ``False`` if there is no such event
+    (erased, or purged, in the meantime)."""
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT id, evidence FROM events WHERE subscriber_id = ? AND kind = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (subscriber_id, kind),
+        ).fetchone()
+        if row is None:
+            return False
+        merged = {**json.loads(row["evidence"]), **evidence}
+        conn.execute(
+            "UPDATE events SET evidence = ? WHERE id = ?",
+            (json.dumps(merged, sort_keys=True), row["id"]),
+        )
+    return True
+
+
 def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
     rows = conn.execute(
         "SELECT kind, at, detail, evidence FROM events WHERE subscriber_id = ? ORDER BY id",

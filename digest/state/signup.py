@@ -17,7 +17,7 @@ import hashlib
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from digest.state import erased, events
@@ -44,6 +44,11 @@ class Request:
 class Confirmation:
     outcome: Confirmed
     email: str = ""
+    #: Only when ``outcome`` is ``confirmed`` (for the welcome mail): the subscriber's id,
+    #: name and unsubscribe token.
+    subscriber_id: int = 0
+    name: str = ""
+    token: str = ""
 
 
 def _hash(token: str) -> str:
@@ -51,7 +56,8 @@ def _hash(token: str) -> str:
 
 
 def _stamp(when: datetime) -> str:
-    return when.isoformat(timespec="seconds")
+    """In UTC, always: the expiry is compared as text, so every stamp needs the same offset."""
+    return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def request(
@@ -104,7 +110,7 @@ def _find(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
     if not 20 <= len(token) <= 100 or not set(token) <= _TOKEN_CHARS:
         return None
     row: sqlite3.Row | None = conn.execute(
-        "SELECT id, email, confirm_expires FROM subscribers WHERE confirm_hash = ?",
+        "SELECT id, email, name, token, confirm_expires FROM subscribers WHERE confirm_hash = ?",
         (_hash(token),),
     ).fetchone()
     return row
@@ -122,7 +128,9 @@ def check(conn: sqlite3.Connection, token: str, *, now: datetime) -> Confirmatio
 
 def confirm(conn: sqlite3.Connection, token: str, *, now: datetime) -> Confirmation:
     """The owner pressed "Confirm": the address becomes active, whatever it was before (they
-    asked to come back), its bounce count starts again and the link stops working."""
+    asked to come back), its bounce count starts again and the link stops working. Only this
+    one call per link answers ``confirmed`` (the row is claimed in the same transaction), so
+    whatever follows a confirmation — the welcome mail — happens once."""
     with transaction(conn):
         row = _find(conn, token)
         if row is None:
@@ -137,17 +145,24 @@ def confirm(conn: sqlite3.Connection, token: str, *, now: datetime) -> Confirmat
         )
         erased.forget(conn, row["email"])
         events.record(conn, row["id"], "confirmed", at=now, detail="confirmation link")
-    return Confirmation("confirmed", row["email"])
+    return Confirmation("confirmed", row["email"], row["id"], row["name"], row["token"])
 
 
 def purge_expired(conn: sqlite3.Connection, *, now: datetime) -> int:
-    """Delete pending sign-ups whose link has expired (with their events); how many."""
+    """Delete pending sign-ups whose link has expired (with their events); how many.
+
+    Called with every sign-up, at every start of ``digest serve`` and at the start of every
+    run (``digest run``, ``digest send``, each scheduled firing), so an address nobody
+    confirmed is gone soon after its link expires without anyone asking. Nothing to delete
+    writes nothing (a read-only state file can still serve the archive)."""
+    stale = (
+        "SELECT id FROM subscribers WHERE status = 'pending' AND confirm_expires <= ? "
+        "AND id NOT IN (SELECT subscriber_id FROM deliveries)"
+    )
+    args = (_stamp(now),)
+    if conn.execute(f"SELECT count(*) FROM ({stale}) AS s", args).fetchone()[0] == 0:  # noqa: S608
+        return 0
     with transaction(conn):
-        stale = (
-            "SELECT id FROM subscribers WHERE status = 'pending' AND confirm_expires <= ? "
-            "AND id NOT IN (SELECT subscriber_id FROM deliveries)"
-        )
-        args = (_stamp(now),)
         conn.execute(f"DELETE FROM events WHERE subscriber_id IN ({stale})", args)  # noqa: S608
         cur = conn.execute(f"DELETE FROM subscribers WHERE id IN ({stale})", args)  # noqa: S608
     return cur.rowcount

@@ -9,7 +9,11 @@
 - ``GET /confirm/<token>``     only shows a "Confirm" button: link scanners open every link in
   an email, so opening it never subscribes anyone.
 - ``POST /confirm/<token>``    makes the address active. A used link is "not valid" (404), an
-  expired one says so (410) and points back to the form.
+  expired one says so (410) and points back to the form. With ``signup.welcome: true``, the
+  address is then sent a welcome mail (``welcome.*`` templates) after the answer: only the
+  one POST that confirmed the link sends it, so a reused link sends nothing; the page is the
+  same whether it leaves or not, and a failure to send it is logged and recorded on the
+  ``confirmed`` event (``welcome: failed`` and the error) — the address stays active.
 
 Limits (``signup.per_address`` confirmation mails per address per day, ``signup.per_ip``
 sign-ups per IP address per hour) are counted in the state database, so they hold across
@@ -33,11 +37,12 @@ from starlette.routing import Route
 
 from digest.config import Config, Signup
 from digest.deliver import make_transport
-from digest.deliver.notice import build_notice, send_notice
+from digest.deliver.notice import build_notice, envelope_sender, send_notice
 from digest.errors import DigestError, RenderError, SubscriberError
 from digest.pipeline.run import dkim_signer
-from digest.render.confirm import ConfirmationMail, render_confirmation
-from digest.state import signup
+from digest.render.notice import NoticeMail, render_confirmation, render_welcome
+from digest.state import events, signup
+from digest.state.db import open_for
 
 T = TypeVar("T")
 log = logging.getLogger("digest.web")
@@ -65,7 +70,8 @@ class SignupPages:
         self.site = site
         self.config: Config = site.config
         self.settings = settings
-        self._mail: ConfirmationMail | None = None
+        self._mail: NoticeMail | None = None
+        self._welcome: NoticeMail | None = None
         self._lock = threading.Lock()
         for page in PAGES:
             name = f"web/{page}.html.j2"
@@ -116,7 +122,7 @@ class SignupPages:
                 if self._mail is None:
                     self._mail = render_confirmation(self.config, self.settings.confirm_period)
             link = f"{self.site.base_url}/confirm/{token}"
-            html, text = self._mail.fill(link, name)
+            html, text = self._mail.fill(name, confirm_url=link)
             data, message_id = build_notice(
                 self.config, email, self._mail.subject, text, html, when=datetime.now(UTC)
             )
@@ -124,6 +130,40 @@ class SignupPages:
                         dkim_signer(self.config))  # fmt: skip
         except DigestError as e:
             log.error("confirmation mail not sent: %s", e)
+
+    def _send_welcome(self, found: signup.Confirmation) -> None:
+        """Render (once), build and send the welcome to an address that has just confirmed;
+        record on its ``confirmed`` event whether it left. Never raises: the confirmation
+        stands either way."""
+        outcome: dict[str, object]
+        try:
+            with self._lock:
+                if self._welcome is None:
+                    self._welcome = render_welcome(self.config)
+            mail = self._welcome
+            unsubscribe = f"{self.site.base_url}/unsubscribe/{found.token}"
+            html, text = mail.fill(found.name, unsubscribe_url=unsubscribe)
+            data, message_id = build_notice(
+                self.config, found.email, mail.subject, text, html, when=datetime.now(UTC),
+                kind="welcome", unsubscribe_token=found.token,
+            )  # fmt: skip
+            send_notice(
+                self.config, make_transport(self.config), found.email, data, message_id,
+                dkim_signer(self.config),
+                sender=envelope_sender(self.config, "welcome", found.token),
+            )  # fmt: skip
+            outcome = {"welcome": "sent", "welcome_message_id": message_id}
+        except (DigestError, OSError) as e:
+            log.error("welcome mail not sent: %s", e)
+            outcome = {"welcome": "failed", "welcome_error": str(e)[:300]}
+        try:
+            conn = open_for(self.config)
+            try:
+                events.add_evidence(conn, found.subscriber_id, "confirmed", outcome)
+            finally:
+                conn.close()
+        except DigestError as e:
+            log.error("welcome mail outcome not recorded: %s", e)
 
     async def confirm(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -137,7 +177,10 @@ class SignupPages:
         if found.outcome == "expired":
             return self.site.page("signup_link", 410, expired=True)
         page = "confirm_signup" if found.outcome == "ready" else "signup_confirmed"
-        return self.site.page(page, address=_mask(found.email))
+        response = self.site.page(page, address=_mask(found.email))
+        if found.outcome == "confirmed" and self.settings.welcome:
+            response.background = BackgroundTask(self._send_welcome, found)
+        return response
 
 
 async def _form(request: Request) -> dict[str, str]:
