@@ -32,7 +32,7 @@ from digest.errors import DeliveryError, DigestError, SendBusy
 from digest.models import Period, Problem
 from digest.period import current_period
 from digest.pipeline.issue import prepare_issue
-from digest.state import db, deliveries, ledger, runs, subscribers
+from digest.state import db, deliveries, ledger, runs, signup, subscribers
 from digest.state.ledger import StoredIssue
 from digest.state.locks import send_lock
 from digest.status import RunOutcome, RunTrigger
@@ -129,6 +129,9 @@ def run_once(
             period = current_period(config, now, since=since, until=until)
         else:
             period = _stored_period(conn, issue)
+        # Sign-ups nobody confirmed are forgotten once their link has expired, without anyone
+        # asking: every run (digest run, send, each scheduled firing) clears them out.
+        signup.purge_expired(conn, now=now)
         deliveries.tune_for_sending(conn)
         run_id = runs.start_run(conn, trigger, now=now, path=config.state)
         try:

@@ -33,7 +33,7 @@ from digest.errors import DigestError
 from digest.period import period_key
 from digest.pipeline.run import RunResult, run_once
 from digest.schedule.cron import build_trigger, fires_between, local_time, previous_fire
-from digest.state import db, ledger, runs
+from digest.state import db, ledger, runs, signup
 from digest.state.locks import DEFAULT_WAIT, runner_lock
 from digest.status import RETRY_OUTCOMES, RunTrigger
 
@@ -107,6 +107,7 @@ def tick(
     try:
         interrupted = _interrupted(conn, config)
         missed = _record_missed(conn, config, trigger, now=now, due=due)
+        signup.purge_expired(conn, now=now)  # also when nothing is due: at start-up, say
     finally:
         conn.close()
 

@@ -29,6 +29,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -45,7 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import Config
 from digest.errors import RenderError, ServeError, StateError
-from digest.state import ledger, subscribers
+from digest.state import ledger, signup, subscribers
 from digest.state.db import open_for
 from digest.web import archive
 
@@ -282,7 +283,12 @@ def create_app(config: Config) -> Starlette:
     """The ASGI app for ``config``. Fails now, not on the first request, if the state database
     or a page template can't be used."""
     site = _Site(config)
-    open_for(config).close()
+    conn = open_for(config)
+    try:
+        # Expired, never-confirmed sign-ups go at every start (and with each new sign-up).
+        signup.purge_expired(conn, now=datetime.now(UTC))
+    finally:
+        conn.close()
     routes: list[BaseRoute] = [
         Route("/", _redirect_to(site.prefix + "/issues"), methods=["GET"]),
         Route("/unsubscribe", site.how_to_unsubscribe, methods=["GET"]),
