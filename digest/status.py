@@ -18,8 +18,8 @@ SUPPRESSED: tuple[SubscriberStatus, ...] = ("unsubscribed", "bounced", "complain
 #: One line of a subscriber's history (the ``events`` table): what happened, with evidence.
 EventKind = Literal[
     "signup",  # asked to subscribe on the web form (a confirmation mail went out)
-    "confirmed",  # opened the confirmation link and pressed the button
-    "soft-bounce",  # a temporary delivery failure (4.x.x, "delayed"); counted
+    "confirmed",  # pressed the button on the confirmation link (evidence: the welcome mail)
+    "soft-bounce",  # a temporary delivery failure (4.x.x, "delayed"); counted within a window
     "hard-bounce",  # a permanent one (5.x.x, "failed"); the address is marked bounced
     "complaint",  # a feedback report (ARF, "this is spam")
     "unsubscribed",  # the mailto: half of List-Unsubscribe

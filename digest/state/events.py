@@ -4,7 +4,9 @@ Every event keeps its evidence: for a bounce or a complaint, the report's own Me
 status code and the server's words, so ``digest subscribers export`` can show *why* an address
 stopped being mailed. An inbound message has its effect once: ``(source, subscriber, kind)`` is
 unique, so a mailbox read twice (a dropped IMAP connection before the message was moved)
-counts nothing twice.
+counts nothing twice. Soft bounces are counted from these rows, within
+``inbound.soft_bounce_window`` (``apply_report``); the confirmation event also records whether
+the welcome mail left (``add_evidence``).
 """
 
 from __future__ import annotations
