@@ -16,6 +16,7 @@ is a bug and keeps its traceback.
     │   └── SendBusy         another digest is sending this issue right now (the send lock)
     ├── SubscriberError      a subscriber address or import file is invalid
     ├── InboundError         the inbound IMAP mailbox can't be read (names the server)
+    ├── UnhandledMessage     the message on ``digest inbound``'s stdin is empty or not understood
     ├── RecipientError       one recipient's value can't go into a header (that copy fails)
     ├── DeliveryError        the mail server can't be used at all (connect, TLS, auth)
     │   ├── ConnectFailed    no connection after every retry (refused, 421): maybe temporary
@@ -109,6 +110,11 @@ class InboundError(DigestError):
     def __init__(self, where: str, message: str):
         self.where = where
         super().__init__(f"IMAP {where}: {message}")
+
+
+class UnhandledMessage(DigestError):
+    """The one message handed to ``digest inbound`` on standard input was empty, not understood
+    or about no subscriber: nothing was recorded, and the exit code tells the MTA to keep it."""
 
 
 class RunnerBusy(StateError):

@@ -18,24 +18,44 @@ from digest.cli.main import App, cli, console, err_console, now, pass_app
 
 
 @cli.command()
+@click.option("--imap", is_flag=True,
+              help="Read the inbound: mailbox once instead of standard input.")  # fmt: skip
 @click.option("--stdin", "from_stdin", is_flag=True,
-              help="Read one message from standard input instead of the mailbox.")  # fmt: skip
+              help="Read one message from standard input (the default; say it explicitly in "
+                   "an MTA alias if you like).")  # fmt: skip
 @pass_app
-def inbound(app: App, from_stdin: bool) -> None:
-    """Read the bounce mailbox once: record bounces, complaints and mailto: unsubscribes.
+def inbound(app: App, imap: bool, from_stdin: bool) -> None:
+    """Record bounces, complaints and mailto: unsubscribes: one message from standard input
+    (an MTA pipe, a .forward), or the whole mailbox with --imap.
 
-    Example: digest inbound   (with inbound: in config.yaml and its password variable set)
-    Example: digest inbound --stdin < bounce.eml   (or piped in by the MTA)
+    A message on standard input that is empty, not understood or about no subscriber changes
+    nothing and exits 1, so the MTA keeps or returns it for a person: nothing is dropped.
+
+    Example: digest inbound < bounce.eml   (or "|digest --config /etc/digest.yaml inbound")
+    Example: digest inbound --imap   (with inbound: in config.yaml and its password variable set)
     """
+    from digest.errors import UnhandledMessage
     from digest.inbound.process import process_mailbox, process_message
 
-    if from_stdin:
-        data = sys.stdin.buffer.read()
-        report = process_message(app.config, data, now=now())
-    else:
+    if imap and from_stdin:
+        raise click.UsageError("--imap reads the mailbox, --stdin one message: pass one of them")
+    if imap:
         report = process_mailbox(app.config, now=now())
+    elif sys.stdin.isatty():
+        raise UnhandledMessage(
+            "standard input is a terminal; pipe a message in (digest inbound < bounce.eml) or "
+            "pass --imap to read the inbound: mailbox"
+        )
+    else:
+        report = process_message(app.config, sys.stdin.buffer.read(), now=now())
     for address, kind, status in report.changes:
         console.print(f"{escape(address)}: {kind} (now {status})")
+    if not imap and report.left:
+        why, subject = report.left[0]
+        raise UnhandledMessage(
+            f"standard input: {why} ({subject[:80]!r}); nothing was recorded — exit 1 so the "
+            "MTA keeps the message for a person"
+        )
     for why, subject in report.left:
         err_console.print(f"[yellow]left in the mailbox[/yellow] {escape(why)}: {escape(subject)}")
     total = sum(report.handled.values())

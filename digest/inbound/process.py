@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from digest.config import Config
-from digest.errors import ConfigError
+from digest.errors import ConfigError, UnhandledMessage
 from digest.inbound.imap import Mailbox
 from digest.inbound.report import Reading, read_message
 from digest.state import events
@@ -77,7 +77,13 @@ def process_mailbox(
 
 def process_message(config: Config, data: bytes, *, now: datetime) -> InboundReport:
     """One message handed over whole (``digest inbound --stdin``, e.g. piped in by the MTA
-    that receives the VERP return path): read it and act on it like a mailbox message."""
+    that receives the VERP return path): read it and act on it like a mailbox message.
+    ``UnhandledMessage`` when there is no message at all."""
+    if not data.strip():
+        raise UnhandledMessage(
+            "no message on standard input; pipe one in (digest inbound < bounce.eml) or pass "
+            "--imap to read the inbound: mailbox"
+        )
     settings = config.inbound
     limit = settings.soft_bounce_limit if settings is not None else SOFT_LIMIT
     window = settings.soft_bounce_period if settings is not None else events.SOFT_WINDOW

@@ -24,6 +24,7 @@ Message-ID, which name the subscriber when the address is hidden (complaints oft
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
@@ -34,6 +35,13 @@ from typing import Any
 from flufl.bounce import all_failures
 
 from digest.status import InboundKind
+
+# flufl.bounce logs a detector that trips over an odd message (an empty one: Yale's reads a
+# From it doesn't have) with a traceback, which Python would print on stderr. For us that
+# detector simply found nothing, and the message is judged by the others.
+_FLUFL_LOG = logging.getLogger("flufl.bounce")
+_FLUFL_LOG.addHandler(logging.NullHandler())
+_FLUFL_LOG.propagate = False
 
 #: Our unsubscribe tokens (``secrets.token_urlsafe(32)``) where our copies carry them.
 _TOKEN_IN_TEXT = re.compile(r"(?:/unsubscribe/|subject=unsubscribe-)([A-Za-z0-9_-]{43})\b")

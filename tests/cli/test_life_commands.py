@@ -72,7 +72,7 @@ def test_sign_up_confirm_bounce_come_back_complain_export_erase(
         assert run_once(config, now=NOW).sent == 1
         copy = sink.received[-1].message
         dovecot.deliver(mail("dsn-hard-postfix", ADDRESS.lower(), msgid=copy["Message-ID"]))
-        done = _digest(config, "inbound")
+        done = _digest(config, "inbound", "--imap")
         assert done.returncode == 0, done.stderr
         assert "hard-bounce (now bounced)" in done.stdout
         assert status_of(config, ADDRESS) == "bounced"
@@ -82,7 +82,7 @@ def test_sign_up_confirm_bounce_come_back_complain_export_erase(
         assert status_of(config, ADDRESS) == "active"
     token = re.search(r"/unsubscribe/([A-Za-z0-9_-]+)", copy["List-Unsubscribe"]).group(1)  # type: ignore[union-attr]
     dovecot.deliver(mail("arf-redacted", token=token, msgid=copy["Message-ID"]))
-    assert "complaint (now complained)" in _digest(config, "inbound").stdout
+    assert "complaint (now complained)" in _digest(config, "inbound", "--imap").stdout
 
     exported = _digest(config, "subscribers", "export", ADDRESS)
     assert exported.returncode == 0, exported.stderr
