@@ -4,6 +4,7 @@ caught by a real SMTP server (aiosmtpd), the state checked in the database file.
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -225,3 +226,34 @@ def test_without_a_signup_section_there_is_no_form(tmp_path: Path) -> None:
     with running(config) as base, httpx.Client(base_url=base, timeout=20) as site:
         assert site.get("/subscribe").status_code == 404
         assert site.post("/subscribe", data={"email": "a@example.net"}).status_code in (404, 405)
+
+
+def test_forged_and_altered_confirmation_links_confirm_no_one(
+    site: httpx.Client, config: Config, sink: Sink
+) -> None:
+    _sign_up(site, "waiting@example.net")
+    (mail,) = _mails(sink, 1)
+    token = LINK.search(mail.message.get_body(("plain",)).get_content()).group(1)  # type: ignore[union-attr]
+    middle = len(token) // 2
+    altered = token[:middle] + ("A" if token[middle] != "A" else "B") + token[middle + 1 :]
+    forged = [
+        secrets.token_urlsafe(32),  # the right shape, but no one's
+        altered,  # one character changed
+        token[:-1],  # truncated
+        token + "x",  # extended
+        "x" * 5000,  # absurdly long
+        "%00%0d%0aSet-Cookie:%20a=b",  # control characters, encoded
+        "' OR '1'='1",
+    ]
+    answers = set()
+    for bad in forged:
+        for response in (site.get(f"/confirm/{bad}"), site.post(f"/confirm/{bad}")):
+            assert response.status_code == 404, bad
+            assert "set-cookie" not in response.headers
+            answers.add(response.text)
+    assert len(answers) == 1  # one page, whatever the token
+    assert "waiting" not in answers.pop()
+    assert status_of(config, "waiting@example.net") == "pending"
+    # The real link still works.
+    assert site.post(f"/confirm/{token}").status_code == 200
+    assert status_of(config, "waiting@example.net") == "active"
