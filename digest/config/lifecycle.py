@@ -45,14 +45,17 @@ class Signup(Model):
 
 
 class Inbound(Model):
-    """The IMAP mailbox that receives bounces, complaints and ``mailto:`` unsubscribes."""
+    """Inbound mail: the IMAP mailbox that receives bounces, complaints and ``mailto:``
+    unsubscribes (``digest inbound --imap``), and how soft bounces count. ``host``,
+    ``username`` and ``password_env`` are needed only for ``--imap``: a section holding just
+    the soft-bounce settings serves ``digest inbound`` fed by an MTA on standard input."""
 
-    host: str
+    host: str | None = None
     port: int = Field(default=993, ge=1, le=65535)
     security: Literal["ssl", "starttls", "none"] = "ssl"
-    username: str
+    username: str | None = None
     #: The NAME of the environment variable holding the IMAP password.
-    password_env: str
+    password_env: str | None = None
     folder: str = "INBOX"
     #: Understood messages are moved here; the rest stay in ``folder`` for a person.
     processed_folder: str = "digest-processed"
@@ -76,14 +79,21 @@ class Inbound(Model):
 
     @model_validator(mode="after")
     def _security(self) -> Inbound:
-        if self.security == "none" and not is_loopback(self.host):
+        if self.security == "none" and self.host is not None and not is_loopback(self.host):
             raise ValueError(
                 "security: none sends the IMAP password unencrypted; it is allowed only for a "
                 "loopback host such as 127.0.0.1 — use ssl or starttls"
             )
         return self
 
-    def password(self, config_path: str) -> str:
+    def account(self, config_path: str) -> tuple[str, str, str]:
+        """(host, username, password) for ``--imap``; a ``ConfigError`` naming what is missing."""
+        if self.host is None:
+            raise _needed_for_imap(config_path, "host")
+        if self.username is None:
+            raise _needed_for_imap(config_path, "username")
+        if self.password_env is None:
+            raise _needed_for_imap(config_path, "password_env")
         value = os.environ.get(self.password_env)
         if value is None:
             raise ConfigError(
@@ -92,7 +102,16 @@ class Inbound(Model):
                 "IMAP password (secrets never go in config.yaml)",
                 key="inbound.password_env",
             )
-        return value
+        return self.host, self.username, value
+
+
+def _needed_for_imap(config_path: str, key: str) -> ConfigError:
+    return ConfigError(
+        config_path,
+        "not set; digest inbound --imap needs inbound.host, inbound.username and "
+        "inbound.password_env (the name of the variable holding the password)",
+        key=f"inbound.{key}",
+    )
 
 
 def _positive(value: str) -> timedelta:

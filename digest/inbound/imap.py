@@ -25,10 +25,14 @@ SKIPPED = "digest-unread"
 
 
 class Mailbox:
-    def __init__(self, settings: Inbound, password: str, *, folder_of_config: Path | None = None):
+    def __init__(
+        self, settings: Inbound, host: str, username: str, password: str, *,
+        folder_of_config: Path | None = None,
+    ):  # fmt: skip
+        """``host``, ``username`` and ``password``: ``settings.account()``."""
         self.settings = settings
-        self.password = password
-        self.where = f"{settings.host}:{settings.port}"
+        self.host, self.username, self.password = host, username, password
+        self.where = f"{host}:{settings.port}"
         ca = settings.ca_file
         if ca is not None and folder_of_config is not None and not ca.is_absolute():
             ca = folder_of_config / ca
@@ -38,7 +42,7 @@ class Mailbox:
     def __enter__(self) -> Mailbox:
         try:
             self.imap = self._connect()
-            self.imap.login(self.settings.username, self.password)
+            self.imap.login(self.username, self.password)
             self._ensure(self.settings.processed_folder)
             self._ok(self.imap.select(_quote(self.settings.folder)), "select the folder")
         except (imaplib.IMAP4.error, OSError) as e:
@@ -55,8 +59,8 @@ class Mailbox:
         s = self.settings
         context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
         if s.security == "ssl":
-            return imaplib.IMAP4_SSL(s.host, s.port, ssl_context=context, timeout=s.timeout)
-        imap = imaplib.IMAP4(s.host, s.port, timeout=s.timeout)
+            return imaplib.IMAP4_SSL(self.host, s.port, ssl_context=context, timeout=s.timeout)
+        imap = imaplib.IMAP4(self.host, s.port, timeout=s.timeout)
         if s.security == "starttls":
             imap.starttls(ssl_context=context)
         return imap

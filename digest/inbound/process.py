@@ -1,4 +1,5 @@
-"""``digest inbound``: read the bounce mailbox once and act on what it holds.
+"""``digest inbound``: act on one message from standard input (``process_message``), or read
+the bounce mailbox once (``--imap``, ``process_mailbox``).
 
 For each message not handled yet: read it (``report.read_message``), find the subscriber it is
 about, record the event with its evidence (once per message, so a mailbox read twice counts
@@ -6,7 +7,9 @@ nothing twice), and only then move the message to the processed folder. An auto-
 understood and moved, changing nothing. A message digest can't read, or that matches no
 subscriber, is marked and left in place for a person. The connection dropping mid-way stops
 the run with an ``InboundError``; everything recorded so far stays recorded, and the next run
-picks up the rest.
+picks up the rest. On standard input there is no place to leave a message, so one that is not
+understood is reported back (``InboundReport.left``) and the command exits 1: the MTA that
+piped it in keeps or returns it.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ def process_mailbox(
         )  # fmt: skip
 
     def default() -> Mailbox:
-        password = settings.password(str(config.path))
-        return Mailbox(settings, password, folder_of_config=config.folder)
+        host, username, password = settings.account(str(config.path))
+        return Mailbox(settings, host, username, password, folder_of_config=config.folder)
 
     opened = mailbox or default
     report = InboundReport()
@@ -76,7 +79,7 @@ def process_mailbox(
 
 
 def process_message(config: Config, data: bytes, *, now: datetime) -> InboundReport:
-    """One message handed over whole (``digest inbound --stdin``, e.g. piped in by the MTA
+    """One message handed over whole (``digest inbound``, e.g. piped in by the MTA
     that receives the VERP return path): read it and act on it like a mailbox message.
     ``UnhandledMessage`` when there is no message at all."""
     if not data.strip():

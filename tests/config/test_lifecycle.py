@@ -53,3 +53,14 @@ def test_a_bad_value_names_its_key(
     assert caught.value.key == f"{section}.{key}"
     assert says in str(caught.value)
     assert_one_line_error(digest(path, "check"), f"{section}.{key}", says)
+
+
+def test_a_section_without_a_mailbox_serves_stdin_and_imap_says_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    path = write_config_file(tmp_path, inbound={"soft_bounce_limit": 5})
+    config = load_config(path)
+    assert config.inbound is not None and config.inbound.host is None
+    assert_one_line_error(digest(path, "inbound", "--imap"), "inbound.host: not set", "--imap")
+    partial = write_config_file(tmp_path, inbound={"host": "imap.example.org"})
+    assert_one_line_error(digest(partial, "inbound", "--imap"), "inbound.username: not set")

@@ -91,8 +91,9 @@ def test_three_spread_over_more_than_the_window_leave_it_active(tmp_path: Path) 
     assert kinds == ["soft-bounce"] * 4
 
 
-def test_the_window_is_the_configured_one(tmp_path: Path) -> None:
-    config = _config(tmp_path, soft_bounce_limit=2, soft_bounce_window="7d")
+def test_the_window_is_the_configured_one_also_without_a_mailbox(tmp_path: Path) -> None:
+    # Only the soft-bounce settings: enough for reports piped in on standard input.
+    config = build_config(tmp_path, inbound={"soft_bounce_limit": 2, "soft_bounce_window": "7d"})
     _add(config)
     assert _soft_bounce_on_days(config, 0, 8, 14) == [
         ("active", 1), ("active", 1), ("bounced", 2),
