@@ -120,16 +120,17 @@ def list_headers(config: Config, issue_key: str) -> list[tuple[str, str]]:
     return headers
 
 
-def list_unsubscribe(config: Config, token: str) -> str:
+def list_unsubscribe(base_url: str, token: str, *, mailto: str | None = None) -> str:
     """The List-Unsubscribe value for one reader: their one-click link, after the ``mailto:``
-    form when ``newsletter.unsubscribe_mailto`` is on (folded onto a second line)."""
+    form (to ``mailto``, the From address, when ``newsletter.unsubscribe_mailto`` is on),
+    folded onto a second line. Plain values, not the config: it runs once per copy, and
+    ``sender_address`` parses the From header each time it is read."""
     if not _TOKEN.match(token):
         raise RecipientError("unsubscribe token is malformed")
-    news = config.newsletter
-    url = f"<{news.base_url}/unsubscribe/{token}>"
-    if not news.unsubscribe_mailto:
+    url = f"<{base_url}/unsubscribe/{token}>"
+    if mailto is None:
         return url
-    return f"<mailto:{news.sender_address}?subject=unsubscribe-{token}>,\r\n {url}"
+    return f"<mailto:{mailto}?subject=unsubscribe-{token}>,\r\n {url}"
 
 
 def _feedback_field(value: str) -> str:

@@ -119,7 +119,7 @@ class MessageTemplate:
         self.return_path = news.return_path
         self.base_url = news.base_url
         self.test_copy = test_copy
-        self.config = config
+        self.mailto = self.sender if news.unsubscribe_mailto else None
         self._id_seed = f"{list_identity(config)}\0{nonce}\0{issue_key}\0"
         slot_nonce = secrets.token_hex(10)
         slot = {kind: f"zq{slot_nonce}{kind}" for kind in ("tu", "tn", "hu", "hn")}
@@ -192,7 +192,7 @@ class MessageTemplate:
         headers = (
             f"To: {email}\r\n"
             f"Message-ID: {self.message_id(email)}\r\n"
-            f"List-Unsubscribe: {list_unsubscribe(self.config, token)}\r\n"
+            f"List-Unsubscribe: {list_unsubscribe(self.base_url, token, mailto=self.mailto)}\r\n"
         ).encode()
         out = [headers, self._chunks[0]]
         for kind, chunk in zip(self._slots, self._chunks[1:], strict=True):

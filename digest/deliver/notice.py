@@ -58,7 +58,9 @@ def build_notice(
     if unsubscribe_token is None:
         msg["Auto-Submitted"] = "auto-generated"
     else:
-        head += f"List-Unsubscribe: {list_unsubscribe(config, unsubscribe_token)}\r\n"
+        mailto = news.sender_address if news.unsubscribe_mailto else None
+        value = list_unsubscribe(news.base_url, unsubscribe_token, mailto=mailto)
+        head += f"List-Unsubscribe: {value}\r\n"
         for name, value in list_headers(config, kind):
             msg[name] = value
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
