@@ -32,6 +32,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from digest.config import Config
+from digest.config.cadence import NOUNS
 from digest.errors import RenderError
 from digest.models import Markers, Period, RenderedDigest, Review
 from digest.render.compiler import Compiler
@@ -46,7 +47,6 @@ MAX_TITLE = 200
 MAX_OVERVIEW = 600
 MAX_SHORT = 200
 
-_NOUNS = {1: "day", 7: "week", 14: "fortnight", 28: "month", 30: "month", 31: "month"}
 #: Control characters, line/paragraph separators, bidi overrides (which can make text read
 #: differently from what it is) and BOMs: never wanted in a title or an overview.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -134,7 +134,7 @@ def _context(
             "postal_address": clean(news.postal_address),
         },
         "period": {"key": period.key, "label": period_label(period, news.tz)},
-        "period_noun": _NOUNS.get(config.selection.days, "issue"),
+        "period_noun": NOUNS[config.schedule.cadence],
         "today": f"{today.day} {MONTHS[today.month - 1]} {today.year}",
         "reviews": cards,
         "pick": cards[0] if pick is not None else None,

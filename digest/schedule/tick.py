@@ -30,7 +30,7 @@ from apscheduler.triggers.cron import CronTrigger
 from digest.config import Config
 from digest.deliver import Transport
 from digest.errors import DigestError
-from digest.period import period_key
+from digest.period import moment_in, period_key
 from digest.pipeline.run import RunResult, run_once
 from digest.schedule.cron import build_trigger, fires_between, local_time, previous_fire
 from digest.state import db, ledger, runs
@@ -140,9 +140,7 @@ def _moment_in(config: Config, key: str, period_end: str) -> datetime:
             return end
     except ValueError:
         pass
-    year, week = key.split("-W")
-    noon = datetime.fromisocalendar(int(year), int(week), 3).replace(hour=12)
-    return noon.replace(tzinfo=config.newsletter.tz)
+    return moment_in(config, key)
 
 
 def record_missed(
