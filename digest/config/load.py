@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from digest.config import cadence
+from digest.config import agree
 from digest.config.schema import CONFIG_ENV, DEFAULT_CONFIG, Config, FolderSettings
 from digest.errors import ConfigError
 
@@ -73,7 +73,7 @@ def parse_config(text: str, path: Path) -> Config:
         key = ".".join(str(p) for p in loc).replace("from_", "from")
         message = _explain(err, missing=missing)
         raise ConfigError(shown, message, key=key, line=_line_for(lines, loc)) from None
-    for key, message in cadence.problems(config):  # checks across sections: schedule, selection
+    for key, message in agree.problems(config):  # checks across sections: schedule, selection
         raise ConfigError(shown, message, key=key, line=_line_for(lines, tuple(key.split("."))))
     return _resolve_paths(config)
 

@@ -1,4 +1,5 @@
-"""One-off mails to one person (the sign-up confirmation): built, signed, sent at once.
+"""One-off mails to one person (the sign-up confirmation, an editor's proof): built, signed,
+sent at once.
 
 Not part of an issue, so not in the ledger: a confirmation that fails to leave is reported to
 the caller and the visitor can ask again. The same header rules as an issue hold: the address
@@ -23,16 +24,18 @@ from digest.errors import DeliveryError, RecipientError
 
 
 def build_notice(
-    config: Config, to: str, subject: str, text: str, html: str, *, when: datetime
-) -> tuple[bytes, str]:
-    """The message bytes and its Message-ID."""
+    config: Config, to: str, subject: str, text: str, html: str, *, when: datetime,
+    kind: str = "confirm",
+) -> tuple[bytes, str]:  # fmt: skip
+    """The message bytes and its Message-ID (``<kind.…@from-domain>``: ``confirm``, ``proof``,
+    ``editor``)."""
     address = check_header_value("address", to)
     if "@" not in address:
         raise RecipientError(f"address {address!r} has no domain")
     news = config.newsletter
     domain = news.sender_address.rpartition("@")[2]
     tag = hashlib.sha256(f"{address}\0{secrets.token_hex(8)}".encode()).hexdigest()[:20]
-    message_id = f"<confirm.{tag}@{domain}>"
+    message_id = f"<{kind}.{tag}@{domain}>"
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = news.from_
     if news.reply_to:

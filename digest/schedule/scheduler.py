@@ -179,6 +179,18 @@ class _Foreground:
             executors={"default": ThreadPoolExecutor(max_workers=1)},
         )
         self.scheduler.add_listener(self.missed, EVENT_JOB_MISSED)
+        schedule = config.schedule
+        if schedule.approval == "required" and schedule.prepare is not None:
+            # The same tick on the prepare cron: it proofs the next issue (start-up covers both).
+            self.scheduler.add_job(
+                self.job,
+                build_trigger(config, cron=schedule.prepare),
+                id="prepare",
+                name="prepare",
+                misfire_grace_time=max(1, int(schedule.grace_period.total_seconds())),
+                coalesce=True,
+                max_instances=1,
+            )
         self.scheduler.add_job(
             self.job,
             self.trigger,

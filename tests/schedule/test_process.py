@@ -261,7 +261,10 @@ def test_a_run_that_finds_every_source_down_is_retried_soon_not_next_week(
     due = datetime.now(BERLIN) - timedelta(minutes=5)
     with Sink() as sink:
         config = write_config(
-            tmp_path, cron=f"{due.minute} {due.hour} * * *", cadence="daily", grace="1h",
+            tmp_path,
+            cron=f"{due.minute} {due.hour} * * *",
+            cadence="daily",
+            grace="1h",
             smtp_port=sink.port,
         )
         emails = add_subscribers(config, 3)
