@@ -38,6 +38,7 @@ from digest.models import Markers, Period, RenderedDigest, Review
 from digest.render.compiler import Compiler
 from digest.render.labels import MONTHS, period_label
 from digest.render.lint import lint
+from digest.render.note import Note
 from digest.render.wire import CLIP_BUDGET, html_part_size
 
 #: Trim the review list when the HTML part, encoded as sent, would pass this many bytes.
@@ -119,6 +120,7 @@ def _context(
     markers: Markers,
     more: int,
     now: datetime,
+    note: Note | None = None,
 ) -> dict[str, Any]:
     news = config.newsletter
     today = now.astimezone(news.tz).date()
@@ -142,6 +144,7 @@ def _context(
         "archive_url": f"{news.base_url}/issues/{period.key}",
         "unsubscribe_url": markers.unsubscribe_url,
         "name": markers.name,
+        "note": note.context() if note is not None else None,
     }
 
 
@@ -300,6 +303,7 @@ def render_digest(
     now: datetime,
     timings: Timings | None = None,
     window_start: datetime | None = None,
+    note: Note | None = None,
 ) -> RenderedDigest:
     """Render the issue for ``period``; with no reviews, the short quiet-week note.
 
@@ -308,6 +312,7 @@ def render_digest(
     ``timings``, when given, receives seconds per stage (jinja, mjml, premailer, text).
     ``window_start``: where selection really began, when it reached back before
     ``period.start`` for what the previous issue left out; the period label names it.
+    ``note``: the editor's note (``render.note``), shown at the top.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -322,13 +327,13 @@ def render_digest(
     included = [pick, *(r for r in reviews if r is not pick)] if pick else list(reviews)
     env = environment(config)
     with Compiler() as compiler:
-        context = _context(config, label_period, included, markers, 0, now)
+        context = _context(config, label_period, included, markers, 0, now, note)
         subject, preheader, html, text = _render_once(config, context, env, compiler, timings)
         tries = [(len(included), html_part_size(html, markers, base))]
         while tries[-1][1] > TRIM_AT and len(included) > 1:
             included = included[: _fitting_count(tries)]
             more = len(reviews) - len(included)
-            context = _context(config, label_period, included, markers, more, now)
+            context = _context(config, label_period, included, markers, more, now, note)
             subject, preheader, html, text = _render_once(config, context, env, compiler, timings)
             tries.append((len(included), html_part_size(html, markers, base)))
     notes = _notes(reviews, included)

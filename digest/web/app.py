@@ -89,7 +89,10 @@ def mask_address(email: str) -> str:
 def redact_path(path: str) -> str:
     """A request path fit for a log: no unsubscribe token, no control characters, bounded."""
     path = re.sub(
-        r"(/(?:unsubscribe|confirm)/).*", r"\1<redacted>", path, flags=re.IGNORECASE | re.DOTALL
+        r"(/(?:unsubscribe|confirm|approve)/).*",
+        r"\1<redacted>",
+        path,
+        flags=re.IGNORECASE | re.DOTALL,
     )
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path[:300])
 
@@ -291,6 +294,10 @@ def create_app(config: Config) -> Starlette:
         Route("/issues/feed.xml", site.feed, methods=["GET"]),
         Route("/issues/{key}", site.issue, methods=["GET"]),
     ]
+    if config.schedule.approval == "required":
+        from digest.web.approve import ApprovePages
+
+        routes += ApprovePages(site).routes()
     if config.signup is not None:
         from digest.web.signup import SignupPages
 
