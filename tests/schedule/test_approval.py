@@ -116,7 +116,7 @@ def test_the_same_week_unapproved_is_held_and_the_editors_are_told(tmp_path: Pat
         assert (key, outcome) == ("2026-W49", "held")
         assert "not approved" in message and "digest approve 2026-W49" in message
         assert report.retry_soon  # the scheduler looks again within the grace
-        proof, held = to(sink, EDITOR)
+        _proof, held = to(sink, EDITOR)
         assert str(held["Subject"]) == "[HELD] 2026-W49: waiting for approval"
         assert "Mon 30 Nov 2026 14:00 CET" in text_part(held)  # 08:00 + the 6h grace
         # Looking again within the grace holds it again, without telling the editors twice.
