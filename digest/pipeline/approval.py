@@ -27,11 +27,13 @@ from digest.deliver.message import DkimSigner
 from digest.deliver.notice import build_notice, send_notice
 from digest.errors import DeliveryError, DigestError
 from digest.models import Period, plural
-from digest.pipeline.issue import prepare_issue
+from digest.pipeline.issue import existing_state, prepare_issue
+from digest.render.note import note_path
 from digest.render.proof import PROOF_PREFIX, held_parts, proof_parts, unapproved_parts
 from digest.state import approvals, db, ledger
 from digest.state.approvals import Approval
 from digest.state.ledger import IssueDraft
+from digest.status import IssueStage
 
 log = logging.getLogger("digest.approval")
 
@@ -186,3 +188,54 @@ def _tell(config: Config, subject: str, text: str, html: str, transport: Transpo
         _to_editors(config, subject, text, html, "editor", transport)
     except DeliveryError as e:
         log.error("note to the editors not sent: %s", e)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """Where issue ``key`` stands, for ``digest preview`` and ``/preview``: ``stage`` (see
+    ``status.IssueStage``), a line saying more, its note file if there is one, and the
+    approved rendering when it is frozen."""
+
+    key: str
+    stage: IssueStage
+    detail: str
+    note: str
+    frozen: IssueDraft | None = None
+
+    @property
+    def line(self) -> str:
+        """``Issue 2026-W49: proofed — … · note: notes/2026-W49.md``"""
+        return f"Issue {self.key}: {self.stage} — {self.detail} · {self.note}"
+
+
+def issue_stage(config: Config, key: str) -> Stage:
+    """Read-only: the ledger and the approvals say where issue ``key`` is."""
+    with existing_state(config) as conn:
+        stored = ledger.get_issue(conn, key) if conn is not None else None
+        found = approvals.get(conn, key) if conn is not None else None
+    path = note_path(config, key)
+    note = f"note: {path.name}" if path.exists() else f"no note ({path.name} in {path.parent})"
+    tz = config.newsletter.tz
+
+    def at(value: str | None) -> str:
+        when = datetime.fromisoformat(value) if value else datetime.now(UTC)
+        return when.astimezone(tz).strftime("%a %d %b %H:%M")
+
+    if stored is not None:
+        stages: dict[str, IssueStage] = {"done": "sent", "sending": "sending", "empty": "empty"}
+        stage = stages[stored.status]
+        return Stage(key, stage, f"recorded {at(stored.created_at)}: {stored.subject}", note)
+    if found is None:
+        required = config.schedule.approval == "required"
+        what = "proofed at schedule.prepare" if required else "sent at schedule.cron"
+        return Stage(key, "collecting", f"not prepared yet; {what}", note)
+    if found.status == "approved":
+        detail = (
+            f"approved {at(found.approved_at)} ({found.approved_by}); frozen, shown as approved"
+        )
+        return Stage(key, "approved", detail, note, found.draft)
+    if found.status == "held":
+        detail = f"held since {at(found.held_at)}; approve by {held_deadline(config, found)}"
+        return Stage(key, "held", detail, note)
+    detail = f"proof sent {at(found.prepared_at)}, waiting for approval; this page is live"
+    return Stage(key, "proofed", detail, note)

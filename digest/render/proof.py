@@ -25,17 +25,11 @@ def proof_parts(
 ) -> tuple[str, str]:
     """(HTML, text) of the proof of issue ``key`` whose approve page is ``link``."""
     shown = html_lib.escape(link, quote=True)
-    banner = (
-        '<div style="background:#fff4c2;color:#222;border:2px solid #d9a400;padding:16px;'
-        'margin:0 auto 12px;max-width:600px;font:15px/1.5 Arial,sans-serif">'
+    page = with_banner(
+        neutralise(html, markers, base_url),
         f"<strong>Proof of issue {html_lib.escape(key)}</strong> — not yet sent to subscribers. "
-        f'<a href="{shown}" style="color:#0b57d0;font-weight:bold">Review and approve it</a>'
-        "</div>"
+        f'<a href="{shown}" style="color:#0b57d0;font-weight:bold">Review and approve it</a>',
     )
-    page = neutralise(html, markers, base_url)
-    match = _BODY.search(page)
-    at = match.end() if match else 0
-    page = page[:at] + banner + page[at:]
     plain = text.replace(markers.unsubscribe_url, neutral_unsubscribe_url(base_url))
     plain = plain.replace(markers.name, "reader")
     head = (
@@ -44,6 +38,19 @@ def proof_parts(
         f"{'-' * 72}\n\n"
     )
     return page, head + plain
+
+
+def with_banner(page: str, inner: str, *, css_class: str = "digest-banner") -> str:
+    """``page`` with a banner holding ``inner`` (HTML digest made and escaped) right after
+    ``<body>``: the proof's approve link, the preview's state line."""
+    banner = (
+        f'<div class="{css_class}" style="background:#fff4c2;color:#222;border:2px solid '
+        "#d9a400;padding:16px;margin:0 auto 12px;max-width:600px;font:15px/1.5 Arial,sans-serif"
+        f'">{inner}</div>'
+    )
+    match = _BODY.search(page)
+    at = match.end() if match else 0
+    return page[:at] + banner + page[at:]
 
 
 def held_parts(key: str, subject: str, deadline: str) -> tuple[str, str, str]:

@@ -7,6 +7,13 @@ changed; network sources are re-collected at most every ``RECOLLECT_AFTER`` seco
 a template does not refetch every feed.
 
 ``create_preview_app(config_path)`` is also mounted by ``digest serve`` at ``/preview``.
+
+Above the email, a banner says where the issue stands (``pipeline.approval.issue_stage``:
+collecting, proofed, approved, held, sending, sent) and names its editor's note; the text part
+starts with the same line. The note is one of the watched inputs, so editing it re-renders.
+With ``schedule.approval: required`` the issue shown is the one editors work on (``upcoming``,
+passed in by the command: the next send's, or a held one still in its grace), and an approved
+issue is shown as approved — frozen — not re-rendered.
 """
 
 from __future__ import annotations
@@ -28,8 +35,19 @@ from starlette.routing import Route
 from digest.collect.collection import Collection, collect
 from digest.config import Config, FolderSettings, load_config
 from digest.errors import DigestError
+from digest.models import Period
+from digest.period import current_period
+from digest.pipeline.approval import issue_stage
 from digest.pipeline.issue import PreparedIssue, look_at_issue
-from digest.render.compose import neutral_html, neutral_text, template_files
+from digest.render.compose import (
+    NEUTRAL_NAME,
+    neutral_html,
+    neutral_text,
+    neutral_unsubscribe_url,
+    neutralise,
+    template_files,
+)
+from digest.render.proof import with_banner
 
 #: Seconds before network sources (feeds, WordPress) are fetched again.
 RECOLLECT_AFTER = 60.0
@@ -37,6 +55,8 @@ PHONE_WIDTH = 375
 _CSP = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
 
 Fingerprint = tuple[tuple[str, int, int], ...]
+#: The period of the issue editors work on at a moment (injected: the web can't see cron).
+Upcoming = Callable[[Config, datetime], Period]
 
 
 def _fingerprint(paths: list[Path]) -> Fingerprint:
@@ -49,6 +69,13 @@ def _fingerprint(paths: list[Path]) -> Fingerprint:
             continue
         found.append((str(path), st.st_mtime_ns, st.st_size))
     return tuple(sorted(found))
+
+
+def _notes(config: Config) -> list[Path]:
+    """The notes folder and its notes: adding, editing or removing one re-renders."""
+    if not config.notes.is_dir():
+        return []
+    return [config.notes, *sorted(config.notes.glob("*.md"))]
 
 
 def _folder_files(config: Config) -> list[Path]:
@@ -73,30 +100,66 @@ class Page:
 class Previewer:
     """Keeps the last render and re-does as little as the changes require."""
 
-    def __init__(self, config_path: Path, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        config_path: Path,
+        clock: Callable[[], datetime] | None = None,
+        upcoming: Upcoming | None = None,
+    ):
         self.config_path = config_path
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.upcoming = upcoming
         self._lock = threading.Lock()
         self._page: Page | None = None
         self._inputs: Fingerprint = ()
         self._sources: Fingerprint = ()
         self._collection: Collection | None = None
         self._collected_at = 0.0
+        self._key: str | None = None
         self.renders = 0
 
     def page(self) -> Page:
         with self._lock:  # one render at a time; other requests wait for its result
             try:
-                return self._refresh()
+                return self._with_stage(self._refresh())
             except DigestError as e:
                 self._page = None
                 return Page(html="", text="", error=str(e))
+
+    def _period(self, config: Config) -> Period | None:
+        if self.upcoming is None or config.schedule.approval != "required":
+            return None
+        return self.upcoming(config, self.clock())
+
+    def _with_stage(self, page: Page) -> Page:
+        """The page with the issue's state on top; read at every request (it is one look at
+        the state file), so an approval shows at the next reload."""
+        config = load_config(self.config_path)
+        key = self._key or current_period(config, self.clock()).key
+        stage = issue_stage(config, key)
+        if stage.frozen is not None:
+            base = config.newsletter.base_url
+            draft = stage.frozen
+            page = Page(
+                neutralise(draft.html, draft.markers, base),
+                draft.text.replace(
+                    draft.markers.unsubscribe_url, neutral_unsubscribe_url(base)
+                ).replace(draft.markers.name, NEUTRAL_NAME),
+            )
+        if page.error:
+            return page
+        notice = f"{page.notice} ({stage.line})" if page.notice else ""
+        return Page(
+            with_banner(page.html, html.escape(stage.line), css_class="preview-stage"),
+            f"{stage.line}\n\n{page.text}",
+            notice=notice,
+        )
 
     def _refresh(self) -> Page:
         config_fp = _fingerprint([self.config_path])
         config = load_config(self.config_path)
         sources = config_fp + _fingerprint(_folder_files(config))
-        inputs = sources + _fingerprint(template_files(config))
+        inputs = sources + _fingerprint(template_files(config)) + _fingerprint(_notes(config))
         stale = time.monotonic() - self._collected_at > RECOLLECT_AFTER
         if self._collection is None or sources != self._sources or stale:
             self._collection = collect(config, now=self.clock())
@@ -104,9 +167,12 @@ class Previewer:
             self._sources = sources
             self._page = None
         if self._page is None or inputs != self._inputs:
-            self._page = self._render(
-                config, look_at_issue(config, now=self.clock(), collection=self._collection)
+            period = self._period(config)
+            self._key = period.key if period is not None else None
+            built = look_at_issue(
+                config, now=self.clock(), period=period, collection=self._collection
             )
+            self._page = self._render(config, built)
             self._inputs = inputs
             self.renders += 1
         return self._page
@@ -148,10 +214,14 @@ def _problem(page: Page) -> HTMLResponse | None:
 
 
 def create_preview_app(
-    config_path: str | Path, *, clock: Callable[[], datetime] | None = None
+    config_path: str | Path,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    upcoming: Upcoming | None = None,
 ) -> Starlette:
-    """The preview as an ASGI app; ``clock`` pins "now" (tests), else the real time."""
-    previewer = Previewer(Path(config_path), clock)
+    """The preview as an ASGI app; ``clock`` pins "now" (tests), else the real time;
+    ``upcoming`` picks the issue editors work on (``schedule.editorial.upcoming_period``)."""
+    previewer = Previewer(Path(config_path), clock, upcoming)
 
     async def email(request: Request) -> Response:
         page = await run_in_threadpool(previewer.page)
