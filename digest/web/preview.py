@@ -2,15 +2,15 @@
 
 Routes: ``/`` the HTML email, ``/text`` the plain-text part, ``/phone`` the email in a 375 px
 frame. On each request the preview compares the modification times of the config file, the
-template folders and the folder sources with what it last rendered, and re-renders when any
-changed; network sources are re-collected at most every ``RECOLLECT_AFTER`` seconds, so editing
-a template does not refetch every feed.
+template folders, the folder sources and the editor's notes with what it last rendered, and
+re-renders when any changed; network sources are re-collected at most every ``RECOLLECT_AFTER``
+seconds, so editing a template does not refetch every feed.
 
 ``create_preview_app(config_path)`` is also mounted by ``digest serve`` at ``/preview``.
 
 Above the email, a banner says where the issue stands (``pipeline.approval.issue_stage``:
-collecting, proofed, approved, held, sending, sent) and names its editor's note; the text part
-starts with the same line. The note is one of the watched inputs, so editing it re-renders.
+collecting, proofed, approved, held, sending, sent) and names its editor's note; ``/text`` shows
+the same line above the text part. The note is one of the watched inputs, so editing it re-renders.
 With ``schedule.approval: required`` the issue shown is the one editors work on (``upcoming``,
 passed in by the command: the next send's, or a held one still in its grace), and an approved
 issue is shown as approved — frozen — not re-rendered.
@@ -95,6 +95,8 @@ class Page:
     text: str
     notice: str = ""
     error: str = ""
+    #: Where the issue stands (``Stage.line``), shown above the email and the text part.
+    stage: str = ""
 
 
 class Previewer:
@@ -151,8 +153,9 @@ class Previewer:
         notice = f"{page.notice} ({stage.line})" if page.notice else ""
         return Page(
             with_banner(page.html, html.escape(stage.line), css_class="preview-stage"),
-            f"{stage.line}\n\n{page.text}",
+            page.text,
             notice=notice,
+            stage=stage.line,
         )
 
     def _refresh(self) -> Page:
@@ -230,7 +233,10 @@ def create_preview_app(
 
     async def text(request: Request) -> Response:
         page = await run_in_threadpool(previewer.page)
-        return _problem(page) or _frame("Plain-text part", f"<pre>{html.escape(page.text)}</pre>")
+        stage = f'<p class="preview-stage">{html.escape(page.stage)}</p>'
+        return _problem(page) or _frame(
+            "Plain-text part", f"{stage}<pre>{html.escape(page.text)}</pre>"
+        )
 
     async def phone(request: Request) -> Response:
         root = request.scope.get("root_path", "").rstrip("/")

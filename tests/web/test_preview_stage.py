@@ -3,6 +3,7 @@ held, sent — and its note; an approved issue is shown as approved, whatever ch
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def test_the_preview_follows_the_issue_through_the_week(tmp_path: Path) -> None:
 
         def banner() -> str:
             text = httpx.get(f"{base}/text").text
-            return text.split("<pre>", 1)[1].split("\n", 1)[0]
+            return html.unescape(text.split('<p class="preview-stage">', 1)[1].split("</p>")[0])
 
         assert banner().startswith("Issue 2026-W49: collecting — not prepared yet")
         assert "no note (2026-W49.md in" in banner()
