@@ -237,5 +237,5 @@ def issue_stage(config: Config, key: str) -> Stage:
     if found.status == "held":
         detail = f"held since {at(found.held_at)}; approve by {held_deadline(config, found)}"
         return Stage(key, "held", detail, note)
-    detail = f"proof sent {at(found.prepared_at)}, waiting for approval; this page is live"
+    detail = f"proof sent {at(found.prepared_at)}, waiting for approval (rendered live until then)"
     return Stage(key, "proofed", detail, note)

@@ -87,3 +87,13 @@ def test_note_saves_the_upcoming_issues_note_and_refuses_a_bad_file(tmp_path: Pa
     assert_one_line_error(
         digest(config.path, "note", "2020-W01", "--file", str(intro)), "not the upcoming issue"
     )
+
+
+def test_next_says_where_the_issue_stands(tmp_path: Path) -> None:
+    config = editorial(tmp_path)
+    before = digest(config.path, "next")
+    assert before.returncode == 0, before.stderr
+    assert ": collecting — not prepared yet; proofed at schedule.prepare" in before.stdout
+    assert digest(config.path, "prepare").returncode == 0
+    after = digest(config.path, "next")
+    assert ": proofed — proof sent " in after.stdout and "waiting for approval" in after.stdout
