@@ -1,26 +1,57 @@
 """Which period an issue covers, and the key that names it in the ledger.
 
-An issue is keyed by the ISO week (``2026-W48``) of the moment it is for, in the newsletter's
-timezone — not by the moment a trigger fired — so a re-run, a restart, a manual ``send`` beside
-the scheduler or a DST shift all land on the same key, and the ledger sends it once.
+An issue is keyed by the period of the moment it is for, in the newsletter's timezone, as
+``schedule.cadence`` says: the day (``2026-12-01``), the ISO week (``2026-W49``, the default)
+or the month (``2026-12``) — not by the moment a trigger fired — so a re-run, a restart, a
+manual ``send`` beside the scheduler or a DST shift all land on the same key, and the ledger
+sends it once.
 
-The reviews it may carry are those published in the ``selection.days`` ending at that moment
-(``--since`` / ``--until`` override the window, never the key's uniqueness).
+The reviews it may carry are those published in the window ending at that moment: one day,
+seven days or one calendar month (same day and time a month before, the day clamped to the
+month's length) for the three cadences, or ``selection.days`` when the file sets it (which must
+agree with the cadence: ``config.cadence``). ``--since`` / ``--until`` override the window,
+never the key's uniqueness.
 """
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, timedelta
 
 from digest.config import Config
+from digest.config.cadence import issue_key
 from digest.errors import PeriodError
 from digest.models import Period
 
 
 def period_key(config: Config, when: datetime) -> str:
-    local = when.astimezone(config.newsletter.tz)
-    year, week, _ = local.isocalendar()
-    return f"{year}-W{week:02d}"
+    return issue_key(config.schedule.cadence, when.astimezone(config.newsletter.tz))
+
+
+def window_start(config: Config, end: datetime) -> datetime:
+    """Where the selection window ending at ``end`` (local, aware) starts, by wall clock."""
+    cadence = config.schedule.cadence
+    if "days" in config.selection.model_fields_set or cadence == "weekly":
+        return end - timedelta(days=config.selection.days)
+    if cadence == "daily":
+        return end - timedelta(days=1)
+    year, month = (end.year, end.month - 1) if end.month > 1 else (end.year - 1, 12)
+    day = min(end.day, calendar.monthrange(year, month)[1])
+    return end.replace(year=year, month=month, day=day)
+
+
+def moment_in(config: Config, key: str) -> datetime:
+    """A time inside the period named ``key`` (noon of its day, its week's Wednesday, its
+    month's 15th), for an issue whose stored bounds don't say."""
+    tz = config.newsletter.tz
+    if "-W" in key:
+        year, week = key.split("-W")
+        noon = datetime.fromisocalendar(int(year), int(week), 3).replace(hour=12)
+    elif key.count("-") == 2:
+        noon = datetime.fromisoformat(key).replace(hour=12)
+    else:
+        noon = datetime.fromisoformat(f"{key}-15").replace(hour=12)
+    return noon.replace(tzinfo=tz)
 
 
 def current_period(
@@ -35,7 +66,7 @@ def current_period(
         raise ValueError("now must be timezone-aware")
     tz = config.newsletter.tz
     end = (until or now).astimezone(tz)
-    start = (since or end - timedelta(days=config.selection.days)).astimezone(tz)
+    start = (since or window_start(config, end)).astimezone(tz)
     check_window(start, end, since_given=since is not None, until_given=until is not None)
     return Period(key=period_key(config, now), start=start, end=end)
 

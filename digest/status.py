@@ -35,6 +35,15 @@ InboundKind = Literal[
 #: when its period had nothing to send (recorded so the week is never built again).
 IssueStatus = Literal["sending", "done", "empty"]
 
+#: An issue awaiting or past an editor's approval (``schedule.approval: required``; the
+#: ``approvals`` table): ``proofed`` when prepared and a ``[PROOF]`` went to the editors,
+#: ``approved`` (frozen: this rendering is what goes out), ``held`` when its send time came
+#: first. Once it is sending, the ``issues`` table says where it stands.
+ApprovalStatus = Literal["proofed", "approved", "held"]
+
+#: Where a period's issue stands, as ``digest preview`` and ``/preview`` show it.
+IssueStage = Literal["collecting", "proofed", "approved", "held", "sending", "sent", "empty"]
+
 #: One (issue, subscriber) copy: ``pending → sending → sent | deferred | failed | unknown |
 #: skipped``; ``unknown`` is a drop after the final "." (only re-sent on request).
 DeliveryStatus = Literal["pending", "sending", "sent", "deferred", "failed", "unknown", "skipped"]
@@ -68,16 +77,24 @@ RunOutcome = Literal[
     "cancelled",  # the operator said no at the prompt
     "error",  # a DigestError ended the run
     "skipped",  # a scheduled run missed by more than the grace (recorded by the tick)
+    "held",  # approval required and not given: nothing sent, the editors told
+    "proofed",  # the issue was prepared and a [PROOF] sent to the editors
+    "frozen",  # a prepare found the issue approved: what was approved goes out
 ]
 
 #: Outcomes worth another try soon rather than at the next scheduled firing.
-RETRY_OUTCOMES: frozenset[RunOutcome] = frozenset({"incomplete", "no-sources", "busy", "error"})
+#: ``held``: the scheduler looks again soon, so an issue approved late still goes out in grace.
+RETRY_OUTCOMES: frozenset[RunOutcome] = frozenset(
+    {"incomplete", "no-sources", "busy", "error", "held"}
+)
 #: Outcomes a command reports as a failure (exit code 1).
 FAILED_OUTCOMES: frozenset[RunOutcome] = frozenset({"error", "no-sources"})
 
 #: What started a run: ``digest send`` (manual), ``digest run``, the scheduler's firing, its
 #: catch-up after a late start, or the resume of an interrupted issue.
-RunTrigger = Literal["manual", "run", "schedule", "catch-up", "resume"]
+#: ``prepare``: the scheduler's ``schedule.prepare`` firing or ``digest prepare``; ``approve``:
+#: the send of a held issue right after ``digest approve``.
+RunTrigger = Literal["manual", "run", "schedule", "catch-up", "resume", "prepare", "approve"]
 
 
 def values(kind: object) -> tuple[str, ...]:

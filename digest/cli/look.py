@@ -181,7 +181,10 @@ def preview(app: App, host: str, port: int, open_browser: bool) -> None:
             opener = _browser(url)
             if opener is not None:
                 threading.Timer(1.0, opener.open, args=(url,)).start()
-        settings = uvicorn.Config(create_preview_app(app.config_path), log_level="warning")
+        from digest.schedule.editorial import upcoming_period
+
+        preview_app = create_preview_app(app.config_path, upcoming=upcoming_period)
+        settings = uvicorn.Config(preview_app, log_level="warning")
         uvicorn.Server(settings).run(sockets=[sock])
     finally:
         sock.close()

@@ -146,12 +146,17 @@ def reset(app: App, key: str, yes: bool) -> None:
     2026-W48 — its reviews count as unsent again, and the next send mails that week again.
     """
     from digest.errors import StateError
-    from digest.state import db, deliveries, forget, ledger
+    from digest.state import approvals, db, deliveries, forget, ledger
     from digest.state.locks import send_lock
 
     config = app.config
     conn = db.open_for(config)
     stored = ledger.get_issue(conn, key)
+    if stored is None and approvals.get(conn, key) is not None:  # prepared, not sent: unfreeze
+        if yes or ask(f"Forget the prepared issue {key} and its approval?", f"reset --issue {key}"):
+            approvals.forget(conn, key, path=config.state)
+            console.print(f"forgot the prepared issue {escape(key)}; `digest prepare` starts again")
+        return
     if stored is None:
         known = ", ".join(ledger.issue_keys(conn)) or "none yet"
         raise StateError(str(config.state), f"there is no issue {key} to forget (issues: {known})")
@@ -166,6 +171,7 @@ def reset(app: App, key: str, yes: bool) -> None:
             return
     with send_lock(config):  # never under a send that is using the issue's rows
         gone = forget.forget_issue(conn, key, path=config.state)
+        approvals.forget(conn, key, path=config.state)
     assert gone is not None
     console.print(
         f"forgot issue {escape(key)}: {gone.deliveries} deliveries and {gone.reviews} review "

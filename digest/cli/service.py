@@ -76,7 +76,9 @@ def schedule(app: App) -> None:
 @pass_app
 def serve_command(app: App, host: str | None, port: int | None) -> None:
     """Serve one-click unsubscribe, the issue archive and its RSS feed (and /preview if on)."""
+    from digest.schedule.editorial import upcoming_period
     from digest.web.app import serve  # starlette and uvicorn load only for this command
 
     config = app.config
-    serve(config, host or config.serve.host, config.serve.port if port is None else port)
+    port = config.serve.port if port is None else port
+    serve(config, host or config.serve.host, port, upcoming=upcoming_period)

@@ -12,7 +12,7 @@ import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -23,6 +23,7 @@ from digest.collect.registry import REGISTRY
 from digest.config import Config, SourceConfig, usable
 from digest.errors import ConfigError, DigestError, SourceError
 from digest.models import Problem, Review, Skipped
+from digest.period import window_start
 from digest.state import db
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class _Window:
     until: datetime | None
 
     def bounds(self, config: Config) -> tuple[datetime, datetime]:
-        start = self.since or self.now - timedelta(days=config.selection.days)
+        start = self.since or window_start(config, self.now.astimezone(config.newsletter.tz))
         return start, self.until or self.now
 
 

@@ -34,6 +34,7 @@ from digest.collect.http import fetch_with
 from digest.collect.sanitize import clean_text, html_to_line
 from digest.errors import DigestError, ReviewError, SourceError
 from digest.models import Problem, Review
+from digest.period import window_start
 
 PER_PAGE = 50
 MAX_PAGES = 20
@@ -60,7 +61,7 @@ class WordPressSource(NetworkSource[cfg.WordPressSettings]):
         self, *, now: datetime, since: datetime | None = None, until: datetime | None = None
     ) -> SourceResult:
         self.now = now
-        start = since or now - timedelta(days=self.settings.selection.days)
+        start = since or window_start(self.settings, now.astimezone(self.settings.newsletter.tz))
         window = {"after": _stamp(start - WINDOW_MARGIN)}
         if until is not None:
             window["before"] = _stamp(until + WINDOW_MARGIN)

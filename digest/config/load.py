@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from digest.config import agree
 from digest.config.schema import CONFIG_ENV, DEFAULT_CONFIG, Config, FolderSettings
 from digest.errors import ConfigError
 
@@ -72,6 +73,8 @@ def parse_config(text: str, path: Path) -> Config:
         key = ".".join(str(p) for p in loc).replace("from_", "from")
         message = _explain(err, missing=missing)
         raise ConfigError(shown, message, key=key, line=_line_for(lines, loc)) from None
+    for key, message in agree.problems(config):  # checks across sections: schedule, selection
+        raise ConfigError(shown, message, key=key, line=_line_for(lines, tuple(key.split("."))))
     return _resolve_paths(config)
 
 
@@ -213,6 +216,7 @@ def _resolve_paths(config: Config) -> Config:
         "sources": sources,
         "state": res(config.state),
         "outbox": res(config.outbox),
+        "notes": res(config.notes),
         "templates": res(config.templates) if config.templates else None,
     }
     if config.smtp and config.smtp.ca_file:

@@ -32,6 +32,7 @@ from digest.config.base import (
     is_loopback,
     parse_duration,
 )
+from digest.config.cadence import Cadence
 from digest.config.filters import SourceFilter, check_timezone, slugify
 from digest.config.lifecycle import Inbound, Signup
 from digest.errors import ConfigError
@@ -242,10 +243,37 @@ class Dkim(Model):
 
 
 class Schedule(Model):
+    """When issues go out (``cron``, ``cadence``), and whether an editor approves them first.
+
+    ``cadence`` sets the issue key and the selection window (``config.cadence``). With
+    ``approval: required`` the issue is prepared at ``prepare`` (a cron), a ``[PROOF]`` copy
+    goes to ``editors``, and at send time an unapproved issue is held (``on_unapproved:
+    hold``, the default) or sent all the same (``send``); a held issue goes out once approved,
+    while still within ``grace`` of its time.
+    """
+
     cron: str = "0 8 * * mon"
+    cadence: Cadence = "weekly"
     grace: str = "6h"
     #: The second(s) within each matching minute, cron-style (``"*/5"``); for tests and demos.
     second: str = "0"
+    approval: Literal["none", "required"] = "none"
+    prepare: str | None = None
+    editors: tuple[str, ...] = ()
+    on_unapproved: Literal["hold", "send"] = "hold"
+
+    @field_validator("editors")
+    @classmethod
+    def _editors(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for address in v:
+            if "@" not in check_mailbox(address) or "<" in address:
+                raise ValueError(f"{address!r} is not a bare address like editor@example.org")
+        return v
+
+    @field_validator("prepare")
+    @classmethod
+    def _prepare(cls, v: str | None) -> str | None:
+        return None if v is None else cls._cron(v)
 
     @field_validator("cron")
     @classmethod
@@ -312,6 +340,8 @@ class Config(Model):
     serve: Serve = Serve()
     signup: Signup | None = None
     inbound: Inbound | None = None
+    #: The editor's notes, one Markdown file per issue (``notes/2026-W49.md``).
+    notes: Path = Path("notes")
 
     @property
     def folder(self) -> Path:

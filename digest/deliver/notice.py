@@ -1,5 +1,5 @@
-"""One-off mails to one person — the sign-up confirmation and the welcome after it: built,
-signed, sent at once.
+"""One-off mails to one person — the sign-up confirmation, the welcome after it, an editor's
+proof or notice: built, signed, sent at once.
 
 Not part of an issue, so not in the ledger: a confirmation that fails to leave is reported to
 the caller and the visitor can ask again; a welcome that fails is recorded on the confirmation
@@ -40,8 +40,9 @@ def build_notice(
     config: Config, to: str, subject: str, text: str, html: str, *, when: datetime,
     kind: str = "confirm", unsubscribe_token: str | None = None,
 ) -> tuple[bytes, str]:  # fmt: skip
-    """The message bytes and its Message-ID (``<kind>.<random>@domain``). With
-    ``unsubscribe_token`` (a mail to a subscriber) the list headers are added."""
+    """The message bytes and its Message-ID (``<kind.…@from-domain>``: ``confirm``,
+    ``welcome``, ``proof``, ``editor``). With ``unsubscribe_token`` (a mail to a subscriber)
+    the list headers are added."""
     address = check_header_value("address", to)
     if "@" not in address:
         raise RecipientError(f"address {address!r} has no domain")

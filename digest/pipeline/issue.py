@@ -25,6 +25,7 @@ the state's HTTP cache: only a real send does, so a look never moves what the re
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from digest.errors import DigestError, NothingCollected
 from digest.models import Period, Problem, RenderedDigest, Review, plural
 from digest.period import current_period
 from digest.render.compose import empty_period_message, render_digest
+from digest.render.note import leftover_notes, load_note
 from digest.select import Selected, select_reviews, sort_reviews
 from digest.state import db, ledger
 from digest.state.forget import issue_reviews
@@ -165,7 +167,12 @@ def prepare_issue(
         return PreparedIssue(period, "nothing-new", stored, collection, selected)
     rendered = None
     if render:
-        rendered = render_digest(config, period, selected.reviews, now=now, window_start=reach)
+        note = load_note(config, period.key)
+        rendered = render_digest(
+            config, period, selected.reviews, now=now, window_start=reach, note=note
+        )
+        leftover = leftover_notes(config, period.key)
+        rendered = dataclasses.replace(rendered, warnings=(*rendered.warnings, *leftover))
     return PreparedIssue(period, "ready", stored, collection, selected, rendered)
 
 
@@ -235,5 +242,5 @@ def reissue(
         )
     missing = tuple(title for rid, title in carried.items() if rid not in found)
     reviews = sort_reviews(list(found.values()), config.selection.order)
-    rendered = render_digest(config, period, reviews, now=now)
+    rendered = render_digest(config, period, reviews, now=now, note=load_note(config, key))
     return Reissue(rendered, len(carried), missing, collection.problems)

@@ -31,9 +31,10 @@ from digest.deliver.message import DkimSigner, MessageTemplate
 from digest.errors import DeliveryError, DigestError, SendBusy
 from digest.models import Period, Problem
 from digest.period import current_period
+from digest.pipeline import approval
 from digest.pipeline.issue import prepare_issue
 from digest.state import db, deliveries, ledger, runs, signup, subscribers
-from digest.state.ledger import StoredIssue
+from digest.state.ledger import IssueDraft, StoredIssue
 from digest.state.locks import send_lock
 from digest.status import RunOutcome, RunTrigger
 
@@ -184,6 +185,14 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
     key = period.key
     if job.resend_unknown:
         deliveries.reopen_unknown(conn, key, path=config.state)
+    if ledger.get_issue(conn, key) is None:
+        approved = approval.gate(
+            config, conn, period, now=job.now, client=job.client, transport=job.transport
+        )
+        if approved.held:
+            return RunResult(key, "held", approved.held)
+        if approved.draft is not None:
+            return _send_draft(config, conn, approved.draft, job)
     prepared = prepare_issue(
         config, period, now=job.now, conn=conn, client=job.client,
         whole_window=job.whole_window, use_stored=True, remember=True,
@@ -211,10 +220,8 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
         rendered = prepared.rendered
         if deliveries.active_count(conn) == 0:
             return RunResult(
-                key, "no-subscribers",
-                "no active subscribers, so nothing was recorded or sent and the reviews wait "
-                "for the next issue; add some with `digest subscribers import FILE.csv`",
-                reviews=len(rendered.reviews), problems=problems, warnings=rendered.warnings,
+                key, "no-subscribers", NO_SUBSCRIBERS, reviews=len(rendered.reviews),
+                problems=problems, warnings=rendered.warnings,
             )  # fmt: skip
         plan = Plan(key, rendered.subject, len(rendered.reviews), deliveries.active_count(conn),
                     False, transport.describe(), rendered.warnings)  # fmt: skip
@@ -230,6 +237,31 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
         if job.confirm is not None and not job.confirm(plan):
             return RunResult(key, "cancelled", "cancelled; nothing was sent")
     return _send(config, conn, stored, transport, signer, job, problems, plan.warnings)
+
+
+NO_SUBSCRIBERS = (
+    "no active subscribers, so nothing was recorded or sent and the reviews wait for the next "
+    "issue; add some with `digest subscribers import FILE.csv`"
+)
+
+
+def _send_draft(
+    config: Config, conn: sqlite3.Connection, draft: IssueDraft, job: _Job
+) -> RunResult:
+    """Record and send the rendering an editor approved (``pipeline.approval``), as it is."""
+    key = draft.period.key
+    transport = job.transport or make_transport(config)
+    signer = dkim_signer(config)
+    recipients = deliveries.active_count(conn)
+    if recipients == 0:
+        return RunResult(key, "no-subscribers", NO_SUBSCRIBERS, reviews=len(draft.reviews))
+    plan = Plan(key, draft.subject, len(draft.reviews), recipients, False, transport.describe())
+    if job.confirm is not None and not job.confirm(plan):
+        return RunResult(key, "cancelled", "cancelled; nothing was recorded or sent")
+    ledger.record_draft(conn, draft, now=wall_clock(), path=config.state)
+    stored = ledger.get_issue(conn, key)
+    assert stored is not None
+    return _send(config, conn, stored, transport, signer, job, (), ())
 
 
 def _send(

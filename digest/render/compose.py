@@ -32,11 +32,13 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from digest.config import Config
+from digest.config.cadence import NOUNS
 from digest.errors import RenderError
 from digest.models import Markers, Period, RenderedDigest, Review
 from digest.render.compiler import Compiler
 from digest.render.labels import MONTHS, period_label
 from digest.render.lint import lint
+from digest.render.note import Note
 from digest.render.wire import CLIP_BUDGET, html_part_size
 
 #: Trim the review list when the HTML part, encoded as sent, would pass this many bytes.
@@ -46,7 +48,6 @@ MAX_TITLE = 200
 MAX_OVERVIEW = 600
 MAX_SHORT = 200
 
-_NOUNS = {1: "day", 7: "week", 14: "fortnight", 28: "month", 30: "month", 31: "month"}
 #: Control characters, line/paragraph separators, bidi overrides (which can make text read
 #: differently from what it is) and BOMs: never wanted in a title or an overview.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -119,6 +120,7 @@ def _context(
     markers: Markers,
     more: int,
     now: datetime,
+    note: Note | None = None,
 ) -> dict[str, Any]:
     news = config.newsletter
     today = now.astimezone(news.tz).date()
@@ -134,7 +136,7 @@ def _context(
             "postal_address": clean(news.postal_address),
         },
         "period": {"key": period.key, "label": period_label(period, news.tz)},
-        "period_noun": _NOUNS.get(config.selection.days, "issue"),
+        "period_noun": NOUNS[config.schedule.cadence],
         "today": f"{today.day} {MONTHS[today.month - 1]} {today.year}",
         "reviews": cards,
         "pick": cards[0] if pick is not None else None,
@@ -142,6 +144,7 @@ def _context(
         "archive_url": f"{news.base_url}/issues/{period.key}",
         "unsubscribe_url": markers.unsubscribe_url,
         "name": markers.name,
+        "note": note.context() if note is not None else None,
     }
 
 
@@ -300,6 +303,7 @@ def render_digest(
     now: datetime,
     timings: Timings | None = None,
     window_start: datetime | None = None,
+    note: Note | None = None,
 ) -> RenderedDigest:
     """Render the issue for ``period``; with no reviews, the short quiet-week note.
 
@@ -308,6 +312,7 @@ def render_digest(
     ``timings``, when given, receives seconds per stage (jinja, mjml, premailer, text).
     ``window_start``: where selection really began, when it reached back before
     ``period.start`` for what the previous issue left out; the period label names it.
+    ``note``: the editor's note (``render.note``), shown at the top.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -322,13 +327,13 @@ def render_digest(
     included = [pick, *(r for r in reviews if r is not pick)] if pick else list(reviews)
     env = environment(config)
     with Compiler() as compiler:
-        context = _context(config, label_period, included, markers, 0, now)
+        context = _context(config, label_period, included, markers, 0, now, note)
         subject, preheader, html, text = _render_once(config, context, env, compiler, timings)
         tries = [(len(included), html_part_size(html, markers, base))]
         while tries[-1][1] > TRIM_AT and len(included) > 1:
             included = included[: _fitting_count(tries)]
             more = len(reviews) - len(included)
-            context = _context(config, label_period, included, markers, more, now)
+            context = _context(config, label_period, included, markers, more, now, note)
             subject, preheader, html, text = _render_once(config, context, env, compiler, timings)
             tries.append((len(included), html_part_size(html, markers, base)))
     notes = _notes(reviews, included)

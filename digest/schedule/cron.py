@@ -79,9 +79,10 @@ def _second_occurrence(fire: datetime) -> bool:
     return fire.fold == 1 and fire.replace(fold=0).utcoffset() != fire.utcoffset()
 
 
-def build_trigger(config: Config) -> CronTrigger:
-    """The cron trigger for ``schedule.cron`` (+ ``schedule.second``) in newsletter.timezone."""
-    minute, hour, day, month, day_of_week = config.schedule.cron.split()
+def build_trigger(config: Config, *, cron: str | None = None) -> CronTrigger:
+    """The cron trigger for ``schedule.cron`` (or ``cron``, e.g. ``schedule.prepare``) with
+    ``schedule.second``, in newsletter.timezone."""
+    minute, hour, day, month, day_of_week = (cron or config.schedule.cron).split()
     return WallClockCron(
         minute=minute,
         hour=hour,

@@ -33,6 +33,7 @@ from digest.deliver import Transport
 from digest.errors import DigestError
 from digest.models import Period, Problem, plural
 from digest.period import current_period
+from digest.pipeline.approval import issue_stage
 from digest.pipeline.issue import look_at_issue
 from digest.schedule.cron import build_trigger, local_time, next_fire, relative
 from digest.schedule.tick import log_line, record_missed, tick
@@ -63,6 +64,10 @@ def describe_next(config: Config, plan: NextRun, *, now: datetime) -> str:
         text += " That issue is already being sent; the run will finish it."
     elif plan.existing:
         text += f" That issue is already recorded ({plan.existing}); the run will send nothing."
+    elif config.schedule.approval == "required":
+        # With approval, the send carries what was approved, or holds: say where it stands.
+        text += f" {issue_stage(config, plan.period.key).line}. A fresh render would carry "
+        text += f"{plural(len(plan.selected.reviews), 'review')}:"
     else:
         text += f" If it ran now it would carry {plural(len(plan.selected.reviews), 'review')}:"
     return text
@@ -179,6 +184,18 @@ class _Foreground:
             executors={"default": ThreadPoolExecutor(max_workers=1)},
         )
         self.scheduler.add_listener(self.missed, EVENT_JOB_MISSED)
+        schedule = config.schedule
+        if schedule.approval == "required" and schedule.prepare is not None:
+            # The same tick on the prepare cron: it proofs the next issue (start-up covers both).
+            self.scheduler.add_job(
+                self.job,
+                build_trigger(config, cron=schedule.prepare),
+                id="prepare",
+                name="prepare",
+                misfire_grace_time=max(1, int(schedule.grace_period.total_seconds())),
+                coalesce=True,
+                max_instances=1,
+            )
         self.scheduler.add_job(
             self.job,
             self.trigger,

@@ -4,7 +4,9 @@ Every firing of the cron trigger, and every start of ``digest schedule``, do the
 idempotent tick:
 
 1. resume any issue left ``sending`` by a crash or a stop (the ledger knows who has a copy);
-2. find the most recent scheduled time at or before now; if its period has no issue yet and
+2. with ``schedule.approval: required``, prepare and proof the next issue when
+   ``schedule.prepare`` fired within the grace and it has no proof yet (``schedule.editorial``);
+3. find the most recent scheduled time at or before now; if its period has no issue yet and
    it is no more than ``schedule.grace`` ago, run it — with ``now`` set to that *scheduled*
    time, so a late catch-up still keys to the week it was for; if it is older, record a
    ``skipped`` run saying by how much it was missed. Every week missed while the process was
@@ -30,10 +32,12 @@ from apscheduler.triggers.cron import CronTrigger
 from digest.config import Config
 from digest.deliver import Transport
 from digest.errors import DigestError
-from digest.period import period_key
+from digest.period import moment_in, period_key
+from digest.pipeline.approval import Proofed
 from digest.pipeline.run import RunResult, run_once
 from digest.schedule.cron import build_trigger, fires_between, local_time, previous_fire
-from digest.state import db, ledger, runs, signup
+from digest.schedule.editorial import prepare_tick
+from digest.state import approvals, db, ledger, runs, signup
 from digest.state.locks import DEFAULT_WAIT, runner_lock
 from digest.status import RETRY_OUTCOMES, RunTrigger
 
@@ -77,6 +81,8 @@ class TickReport:
 
     results: tuple[RunResult, ...]
     missed: tuple[Missed, ...]
+    #: The proof made by this tick (``schedule.prepare`` fired within the grace), if any.
+    proofed: Proofed | None = None
 
     @property
     def retry_soon(self) -> bool:
@@ -111,6 +117,9 @@ def tick(
     finally:
         conn.close()
 
+    proofed = None
+    if not (stop is not None and stop.is_set()):
+        proofed = prepare_tick(config, now=now, client=client, transport=transport)
     results: list[RunResult] = []
     for key, when in interrupted:
         if (due_runs and key == due_key) or (stop is not None and stop.is_set()):
@@ -125,7 +134,7 @@ def tick(
                 config, now=due, trigger=trigger_name, client=client, transport=transport, stop=stop
             )
         )
-    return TickReport(results=tuple(results), missed=tuple(missed))
+    return TickReport(results=tuple(results), missed=tuple(missed), proofed=proofed)
 
 
 def _interrupted(conn: sqlite3.Connection, config: Config) -> list[tuple[str, datetime]]:
@@ -141,9 +150,7 @@ def _moment_in(config: Config, key: str, period_end: str) -> datetime:
             return end
     except ValueError:
         pass
-    year, week = key.split("-W")
-    noon = datetime.fromisocalendar(int(year), int(week), 3).replace(hour=12)
-    return noon.replace(tzinfo=config.newsletter.tz)
+    return moment_in(config, key)
 
 
 def record_missed(
@@ -184,6 +191,9 @@ def _record_missed(
         m = Missed(issue_id=key, fire=fire, late=now - fire, grace=grace)
         local = local_time(config, fire)
         detail = f"{m.reason} (was due {local})"
+        held = approvals.get(conn, key)
+        if held is not None and held.status == "held":
+            detail = f"held: not approved within the grace, {detail}"
         runs.record_skipped(conn, key, now=now, detail=detail, path=config.state)
         log_line(issue=key, trigger="schedule", outcome="skipped", reason=m.reason, due=local)
         missed.append(m)

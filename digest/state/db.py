@@ -24,6 +24,9 @@ SQL is written outside this package):
                     with its evidence (schema 3). Owner: ``state.events``.
 - ``erased``        keyed hashes of erased addresses: no import brings one back (schema 3).
                     Owner: ``state.erased``.
+- ``approvals``     an issue prepared for an editor's approval: its proofed rendering, the hash
+                    of its single-use approve link, proofed / approved / held (schema 4); the
+                    links' signing key is ``meta`` ``approve_key``. Owner: ``state.approvals``.
 
 ``SCHEMA`` below is schema 1, as the first release made it; it is never edited. Every change
 since is a numbered step in ``migrations.py`` (``issues.nonce`` and ``meta`` came with schema

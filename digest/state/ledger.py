@@ -116,30 +116,62 @@ def carry_since(conn: sqlite3.Connection, period: Period) -> datetime | None:
     return latest[0]
 
 
+@dataclass(frozen=True, slots=True)
+class IssueDraft:
+    """What the ledger records of a rendered issue: enough to make every copy and to know
+    which reviews it carried. Kept as is for an issue awaiting approval (``state.approvals``),
+    so the approved issue goes out exactly as it was approved."""
+
+    period: Period
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    markers: Markers
+    #: ``(title, identities)`` of each review carried: its link and source + guid ids.
+    reviews: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def of(cls, rendered: RenderedDigest) -> IssueDraft:
+        return cls(
+            period=rendered.period, subject=rendered.subject, preheader=rendered.preheader,
+            html=rendered.html, text=rendered.text, markers=rendered.markers,
+            reviews=tuple((r.title, tuple(sorted(r.identities))) for r in rendered.reviews),
+        )  # fmt: skip
+
+
 def record_issue(
     conn: sqlite3.Connection, rendered: RenderedDigest, *, now: datetime, path: Path | str
+) -> int:
+    """``record_draft`` of a rendering just made."""
+    return record_draft(conn, IssueDraft.of(rendered), now=now, path=path)
+
+
+def record_draft(
+    conn: sqlite3.Connection, draft: IssueDraft, *, now: datetime, path: Path | str
 ) -> int:
     """Record the issue, a ``pending`` row per active subscriber, its reviews' identities (link
     and guid) — ONE transaction, so a failure leaves nothing behind. Returns recipients.
     """
     at = stamp(now)
-    markers = json.dumps({"unsubscribe_url": rendered.markers.unsubscribe_url,
-                          "name": rendered.markers.name})  # fmt: skip
+    markers = json.dumps({"unsubscribe_url": draft.markers.unsubscribe_url,
+                          "name": draft.markers.name})  # fmt: skip
+    key = draft.period.key
     with transaction(conn, path):
         conn.execute(
             """INSERT INTO issues (id, period_start, period_end, status, subject, preheader,
                                    markers, html, text, review_count, created_at, nonce)
                VALUES (?, ?, ?, 'sending', ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
-                rendered.period.key,
-                rendered.period.start.isoformat(),
-                rendered.period.end.isoformat(),
-                rendered.subject,
-                rendered.preheader,
+                key,
+                draft.period.start.isoformat(),
+                draft.period.end.isoformat(),
+                draft.subject,
+                draft.preheader,
                 markers,
-                rendered.html,
-                rendered.text,
-                len(rendered.reviews),
+                draft.html,
+                draft.text,
+                len(draft.reviews),
                 at,
                 secrets.token_hex(8),  # for Message-IDs; issues from before schema 2 keep ''
             ),
@@ -149,12 +181,13 @@ def record_issue(
             """INSERT INTO deliveries (issue_id, subscriber_id, email, status, updated_at)
                SELECT ?, id, email, 'pending', ? FROM subscribers WHERE status = 'active'
                ORDER BY id""",
-            (rendered.period.key, at),
+            (key, at),
         )
         recipients = cur.rowcount
         conn.executemany(
-            "INSERT OR IGNORE INTO issue_reviews (review_id, issue_id, title) VALUES (?, ?, ?)",
-            [(i, rendered.period.key, r.title) for r in rendered.reviews for i in r.identities],
+            "INSERT INTO issue_reviews (review_id, issue_id, title) VALUES (?, ?, ?) "
+            "ON CONFLICT (review_id) DO NOTHING",
+            [(i, key, title) for title, ids in draft.reviews for i in ids],
         )
     return recipients
 

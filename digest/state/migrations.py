@@ -35,6 +35,7 @@ What ``upgrade`` (called by ``db.connect`` on every open) does with the file it 
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -105,7 +106,39 @@ MIGRATIONS: dict[int, Step] = {
         "CREATE TABLE erased (hash TEXT PRIMARY KEY, erased_at TEXT NOT NULL)",
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('identity', lower(hex(randomblob(32))))",
     ),
+    # The editor's week (issue 17): an issue prepared for approval, its rendering stored as it
+    # was proofed (and frozen once approved), with the hash of its single-use approve link.
+    # The links are signed with a random key kept in meta ('approve_key'), made here.
+    4: lambda conn: _approvals(conn),
 }
+
+
+def _approvals(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE approvals (
+               issue_id      TEXT PRIMARY KEY,
+               status        TEXT NOT NULL CHECK (status IN ('proofed', 'approved', 'held')),
+               period_start  TEXT NOT NULL,
+               period_end    TEXT NOT NULL,
+               subject       TEXT NOT NULL DEFAULT '',
+               preheader     TEXT NOT NULL DEFAULT '',
+               markers       TEXT NOT NULL DEFAULT '{}',
+               html          TEXT NOT NULL DEFAULT '',
+               text          TEXT NOT NULL DEFAULT '',
+               reviews       TEXT NOT NULL DEFAULT '[]',
+               token_hash    TEXT NOT NULL DEFAULT '',
+               prepared_at   TEXT NOT NULL,
+               approved_at   TEXT,
+               approved_by   TEXT NOT NULL DEFAULT '',
+               held_at       TEXT,
+               due_at        TEXT
+           )"""
+    )
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('approve_key', ?) ON CONFLICT (key) DO NOTHING",
+        (secrets.token_hex(32),),
+    )
+
 
 SCHEMA_VERSION = max(MIGRATIONS)
 

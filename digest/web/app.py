@@ -11,6 +11,8 @@ Routes (under the path of ``newsletter.base_url``, if it has one):
   ``signup:`` is configured (``web/signup.py``).
 - ``/unsubscribe``           how to unsubscribe (where the archive's neutral link points).
 - ``/issues``, ``/issues/<key>``, ``/issues/feed.xml``  the archive of sent issues and its RSS.
+- ``/approve/<token>``       a proof's approve page, with ``schedule.approval: required``
+  (``web/approve.py``): ``GET`` shows the button, ``POST`` approves, once.
 - ``/preview``               the render stage's live preview, when ``serve.preview`` is on.
 - ``/healthz``               for a load balancer or a process supervisor.
 
@@ -27,11 +29,9 @@ import logging
 import re
 import socket
 import sqlite3
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
 import uvicorn
@@ -42,15 +42,21 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.config import Config
 from digest.errors import RenderError, ServeError, StateError
 from digest.state import ledger, signup, subscribers
 from digest.state.db import open_for
 from digest.web import archive
+from digest.web.middleware import CanonicalOrigin, RequestLog, mask_address, redact_path
+
+__all__ = ["create_app", "mask_address", "redact_path", "serve", "server"]
 
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from digest.web.preview import Upcoming
+
 log = logging.getLogger("digest.web")
 
 #: Our own pages: no scripts, nothing fetched from elsewhere, forms only to ourselves.
@@ -79,73 +85,6 @@ PAGES = (
     "not_found",
     "unavailable",
 )
-
-
-def mask_address(email: str) -> str:
-    """``jo@example.org`` → ``j•••@example.org``: enough to recognise, not enough to harvest."""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}•••@{domain}"
-
-
-def redact_path(path: str) -> str:
-    """A request path fit for a log: no unsubscribe token, no control characters, bounded."""
-    path = re.sub(
-        r"(/(?:unsubscribe|confirm)/).*", r"\1<redacted>", path, flags=re.IGNORECASE | re.DOTALL
-    )
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path[:300])
-
-
-class RequestLog:
-    """ASGI middleware: one log line per request — method, redacted path, status, duration."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets if the app raises before answering
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            log.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                redact_path(scope["path"]),
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
-
-
-class CanonicalOrigin:
-    """ASGI middleware: every URL built from a request uses ``newsletter.base_url``'s origin.
-
-    Starlette builds absolute URLs (the trailing-slash redirects, ``request.url``) from the
-    request's scheme and ``Host`` header. Behind a proxy that passes ``Host`` through, that is
-    an open redirect (``/issues/KEY/`` → ``Location: http://<Host>/…``), so the scheme and
-    ``Host`` are replaced with the configured ones before any route sees the request.
-    """
-
-    def __init__(self, app: ASGIApp, base_url: str) -> None:
-        self.app = app
-        parts = urlsplit(base_url)
-        self.scheme = parts.scheme
-        self.host = parts.netloc.encode("idna")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
-            scope = {**scope, "scheme": self.scheme, "headers": [(b"host", self.host), *headers]}
-        await self.app(scope, receive, send)
 
 
 class _Site:
@@ -279,9 +218,9 @@ def _redirect_to(path: str) -> Callable[[Request], Response]:
     return redirect
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config, *, upcoming: Upcoming | None = None) -> Starlette:
     """The ASGI app for ``config``. Fails now, not on the first request, if the state database
-    or a page template can't be used."""
+    or a page template can't be used. ``upcoming``: see ``web.preview``."""
     site = _Site(config)
     conn = open_for(config)
     try:
@@ -297,6 +236,10 @@ def create_app(config: Config) -> Starlette:
         Route("/issues/feed.xml", site.feed, methods=["GET"]),
         Route("/issues/{key}", site.issue, methods=["GET"]),
     ]
+    if config.schedule.approval == "required":
+        from digest.web.approve import ApprovePages
+
+        routes += ApprovePages(site).routes()
     if config.signup is not None:
         from digest.web.signup import SignupPages
 
@@ -304,7 +247,7 @@ def create_app(config: Config) -> Starlette:
     if config.serve.preview:
         from digest.web.preview import create_preview_app
 
-        routes.append(Mount("/preview", app=create_preview_app(config.path)))
+        routes.append(Mount("/preview", app=create_preview_app(config.path, upcoming=upcoming)))
     if site.prefix:
         routes = [Mount(site.prefix, routes=routes)]
     routes.append(Route("/healthz", healthz, methods=["GET"]))
@@ -359,12 +302,16 @@ def bind(host: str, port: int, *, fix: str = "pass --port or set serve.port") ->
 
 
 def server(
-    config: Config, sock: socket.socket, *, logs: dict[str, Any] | None = None
+    config: Config,
+    sock: socket.socket,
+    *,
+    logs: dict[str, Any] | None = None,
+    upcoming: Upcoming | None = None,
 ) -> uvicorn.Server:
     """A uvicorn server for ``config`` on the bound ``sock`` (run it with ``.run([sock])``)."""
     host, port = sock.getsockname()[:2]
     settings = uvicorn.Config(
-        create_app(config),
+        create_app(config, upcoming=upcoming),
         host=host,
         port=port,
         access_log=False,
@@ -380,11 +327,11 @@ def server(
     return uvicorn.Server(settings)
 
 
-def serve(config: Config, host: str, port: int) -> None:
+def serve(config: Config, host: str, port: int, *, upcoming: Upcoming | None = None) -> None:
     """Run the web service until interrupted (``digest serve``)."""
     sock = bind(host, port)
     try:
-        running = server(config, sock, logs=log_config())
+        running = server(config, sock, logs=log_config(), upcoming=upcoming)
         # uvicorn only announces the address for sockets it bound itself; a port of 0 picks
         # one at random, so say which.
         bound_host, bound_port = sock.getsockname()[:2]

@@ -2,11 +2,18 @@
 
 Routes: ``/`` the HTML email, ``/text`` the plain-text part, ``/phone`` the email in a 375 px
 frame. On each request the preview compares the modification times of the config file, the
-template folders and the folder sources with what it last rendered, and re-renders when any
-changed; network sources are re-collected at most every ``RECOLLECT_AFTER`` seconds, so editing
-a template does not refetch every feed.
+template folders, the folder sources and the editor's notes with what it last rendered, and
+re-renders when any changed; network sources are re-collected at most every ``RECOLLECT_AFTER``
+seconds, so editing a template does not refetch every feed.
 
 ``create_preview_app(config_path)`` is also mounted by ``digest serve`` at ``/preview``.
+
+Above the email, a banner says where the issue stands (``pipeline.approval.issue_stage``:
+collecting, proofed, approved, held, sending, sent) and names its editor's note; ``/text`` shows
+the same line above the text part. The note is one of the watched inputs, so editing it re-renders.
+With ``schedule.approval: required`` the issue shown is the one editors work on (``upcoming``,
+passed in by the command: the next send's, or a held one still in its grace), and an approved
+issue is shown as approved — frozen — not re-rendered.
 """
 
 from __future__ import annotations
@@ -28,8 +35,19 @@ from starlette.routing import Route
 from digest.collect.collection import Collection, collect
 from digest.config import Config, FolderSettings, load_config
 from digest.errors import DigestError
+from digest.models import Period
+from digest.period import current_period
+from digest.pipeline.approval import issue_stage
 from digest.pipeline.issue import PreparedIssue, look_at_issue
-from digest.render.compose import neutral_html, neutral_text, template_files
+from digest.render.compose import (
+    NEUTRAL_NAME,
+    neutral_html,
+    neutral_text,
+    neutral_unsubscribe_url,
+    neutralise,
+    template_files,
+)
+from digest.render.proof import with_banner
 
 #: Seconds before network sources (feeds, WordPress) are fetched again.
 RECOLLECT_AFTER = 60.0
@@ -37,6 +55,8 @@ PHONE_WIDTH = 375
 _CSP = "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
 
 Fingerprint = tuple[tuple[str, int, int], ...]
+#: The period of the issue editors work on at a moment (injected: the web can't see cron).
+Upcoming = Callable[[Config, datetime], Period]
 
 
 def _fingerprint(paths: list[Path]) -> Fingerprint:
@@ -49,6 +69,13 @@ def _fingerprint(paths: list[Path]) -> Fingerprint:
             continue
         found.append((str(path), st.st_mtime_ns, st.st_size))
     return tuple(sorted(found))
+
+
+def _notes(config: Config) -> list[Path]:
+    """The notes folder and its notes: adding, editing or removing one re-renders."""
+    if not config.notes.is_dir():
+        return []
+    return [config.notes, *sorted(config.notes.glob("*.md"))]
 
 
 def _folder_files(config: Config) -> list[Path]:
@@ -68,35 +95,74 @@ class Page:
     text: str
     notice: str = ""
     error: str = ""
+    #: Where the issue stands (``Stage.line``), shown above the email and the text part.
+    stage: str = ""
 
 
 class Previewer:
     """Keeps the last render and re-does as little as the changes require."""
 
-    def __init__(self, config_path: Path, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        config_path: Path,
+        clock: Callable[[], datetime] | None = None,
+        upcoming: Upcoming | None = None,
+    ):
         self.config_path = config_path
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.upcoming = upcoming
         self._lock = threading.Lock()
         self._page: Page | None = None
         self._inputs: Fingerprint = ()
         self._sources: Fingerprint = ()
         self._collection: Collection | None = None
         self._collected_at = 0.0
+        self._key: str | None = None
         self.renders = 0
 
     def page(self) -> Page:
         with self._lock:  # one render at a time; other requests wait for its result
             try:
-                return self._refresh()
+                return self._with_stage(self._refresh())
             except DigestError as e:
                 self._page = None
                 return Page(html="", text="", error=str(e))
+
+    def _period(self, config: Config) -> Period | None:
+        if self.upcoming is None or config.schedule.approval != "required":
+            return None
+        return self.upcoming(config, self.clock())
+
+    def _with_stage(self, page: Page) -> Page:
+        """The page with the issue's state on top; read at every request (it is one look at
+        the state file), so an approval shows at the next reload."""
+        config = load_config(self.config_path)
+        key = self._key or current_period(config, self.clock()).key
+        stage = issue_stage(config, key)
+        if stage.frozen is not None:
+            base = config.newsletter.base_url
+            draft = stage.frozen
+            page = Page(
+                neutralise(draft.html, draft.markers, base),
+                draft.text.replace(
+                    draft.markers.unsubscribe_url, neutral_unsubscribe_url(base)
+                ).replace(draft.markers.name, NEUTRAL_NAME),
+            )
+        if page.error:
+            return page
+        notice = f"{page.notice} ({stage.line})" if page.notice else ""
+        return Page(
+            with_banner(page.html, html.escape(stage.line), css_class="preview-stage"),
+            page.text,
+            notice=notice,
+            stage=stage.line,
+        )
 
     def _refresh(self) -> Page:
         config_fp = _fingerprint([self.config_path])
         config = load_config(self.config_path)
         sources = config_fp + _fingerprint(_folder_files(config))
-        inputs = sources + _fingerprint(template_files(config))
+        inputs = sources + _fingerprint(template_files(config)) + _fingerprint(_notes(config))
         stale = time.monotonic() - self._collected_at > RECOLLECT_AFTER
         if self._collection is None or sources != self._sources or stale:
             self._collection = collect(config, now=self.clock())
@@ -104,9 +170,12 @@ class Previewer:
             self._sources = sources
             self._page = None
         if self._page is None or inputs != self._inputs:
-            self._page = self._render(
-                config, look_at_issue(config, now=self.clock(), collection=self._collection)
+            period = self._period(config)
+            self._key = period.key if period is not None else None
+            built = look_at_issue(
+                config, now=self.clock(), period=period, collection=self._collection
             )
+            self._page = self._render(config, built)
             self._inputs = inputs
             self.renders += 1
         return self._page
@@ -148,10 +217,14 @@ def _problem(page: Page) -> HTMLResponse | None:
 
 
 def create_preview_app(
-    config_path: str | Path, *, clock: Callable[[], datetime] | None = None
+    config_path: str | Path,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    upcoming: Upcoming | None = None,
 ) -> Starlette:
-    """The preview as an ASGI app; ``clock`` pins "now" (tests), else the real time."""
-    previewer = Previewer(Path(config_path), clock)
+    """The preview as an ASGI app; ``clock`` pins "now" (tests), else the real time;
+    ``upcoming`` picks the issue editors work on (``schedule.editorial.upcoming_period``)."""
+    previewer = Previewer(Path(config_path), clock, upcoming)
 
     async def email(request: Request) -> Response:
         page = await run_in_threadpool(previewer.page)
@@ -160,7 +233,10 @@ def create_preview_app(
 
     async def text(request: Request) -> Response:
         page = await run_in_threadpool(previewer.page)
-        return _problem(page) or _frame("Plain-text part", f"<pre>{html.escape(page.text)}</pre>")
+        stage = f'<p class="preview-stage">{html.escape(page.stage)}</p>'
+        return _problem(page) or _frame(
+            "Plain-text part", f"{stage}<pre>{html.escape(page.text)}</pre>"
+        )
 
     async def phone(request: Request) -> Response:
         root = request.scope.get("root_path", "").rstrip("/")

@@ -121,10 +121,17 @@ def test_kill_9_in_the_middle_of_an_issue_then_restart_resumes_without_duplicate
     assert query(config, "SELECT status FROM issues")[0]["status"] == "done"
 
 
+def daily_a_minute_ago() -> dict[str, str]:
+    """A daily cron whose latest firing was a minute ago: the start-up tick runs it at once
+    (the cadence rule refuses a cron firing every minute for a weekly issue)."""
+    due = datetime.now(BERLIN) - timedelta(minutes=1)
+    return {"cron": f"{due.minute} {due.hour} * * *", "cadence": "daily", "grace": "6h"}
+
+
 def test_two_schedulers_started_at_once_send_one_issue(tmp_path: Path) -> None:
     with Sink() as sink:
-        config = write_config(tmp_path, cron="* * * * *", grace="6h", smtp_port=sink.port)
-        write_reviews(config, [datetime.now(UTC) - timedelta(days=1)])
+        config = write_config(tmp_path, **daily_a_minute_ago(), smtp_port=sink.port)
+        write_reviews(config, [datetime.now(UTC) - timedelta(hours=3)])
         emails = add_subscribers(config, 6)
         with (
             digest_process(config, "schedule", log=tmp_path / "a.log") as a,
@@ -153,10 +160,11 @@ def test_two_schedulers_started_at_once_send_one_issue(tmp_path: Path) -> None:
 
 def test_sigterm_mid_send_finishes_the_message_in_flight_and_exits_0(tmp_path: Path) -> None:
     with Sink() as sink:
+        schedule = daily_a_minute_ago()
         config = write_config(
-            tmp_path, cron="* * * * *", smtp_port=sink.port, smtp={"connections": 1, "rate": 4}
+            tmp_path, **schedule, smtp_port=sink.port, smtp={"connections": 1, "rate": 4}
         )
-        write_reviews(config, [datetime.now(UTC) - timedelta(days=1)])
+        write_reviews(config, [datetime.now(UTC) - timedelta(hours=3)])
         emails = add_subscribers(config, 30)
         with digest_process(config, "schedule", log=tmp_path / "schedule.log") as proc:
             wait_for(lambda: len(sink.received) >= 3, "the first messages at the sink")
@@ -174,7 +182,7 @@ def test_sigterm_mid_send_finishes_the_message_in_flight_and_exits_0(tmp_path: P
 
         # The next start (without the rate limit, to be quick) finishes the issue: everyone
         # has exactly one copy.
-        config = write_config(tmp_path, cron="* * * * *", smtp_port=sink.port)
+        config = write_config(tmp_path, **schedule, smtp_port=sink.port)
         with digest_process(config, "run", log=tmp_path / "run.log") as run:
             assert run.wait(timeout=60) == 0
         assert copies_per_reader(sink) == dict.fromkeys(emails, 1)
@@ -253,7 +261,11 @@ def test_a_run_that_finds_every_source_down_is_retried_soon_not_next_week(
     due = datetime.now(BERLIN) - timedelta(minutes=5)
     with Sink() as sink:
         config = write_config(
-            tmp_path, cron=f"{due.minute} {due.hour} * * *", grace="1h", smtp_port=sink.port
+            tmp_path,
+            cron=f"{due.minute} {due.hour} * * *",
+            cadence="daily",
+            grace="1h",
+            smtp_port=sink.port,
         )
         emails = add_subscribers(config, 3)
         reviews = config.folder / "reviews"

@@ -204,5 +204,5 @@ def test_bad_schedules_are_config_errors(tmp_path: Path, schedule: str, message:
 
 def test_weekday_steps_and_names_are_accepted(tmp_path: Path) -> None:
     for cron in ("0 8 * * mon-fri", "0 8 * * */2", "0 8 * * sun,wed"):
-        config = make_config(tmp_path, schedule=f'schedule: {{cron: "{cron}"}}')
+        config = make_config(tmp_path, schedule=f'schedule: {{cron: "{cron}", cadence: daily}}')
         assert config.schedule.cron == cron

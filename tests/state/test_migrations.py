@@ -64,11 +64,14 @@ def test_an_old_file_is_upgraded_in_place_after_a_backup(site: Path) -> None:
     state = site / "state" / "digest.sqlite3"
     before = _dump(state)
     conn = db.connect(state)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION == 4
     issue = conn.execute("SELECT id, status, nonce FROM issues").fetchall()
     assert [tuple(r) for r in issue] == [("2026-W46", "done", "")]  # old ids stay as they were
     # Schema 3 keys the erased-address hashes with a random identity of the file.
-    assert [r[0] for r in conn.execute("SELECT key FROM meta")] == ["identity"]
+    # Schema 4 adds the approvals table and the random key that signs approve links.
+    keys = sorted(r[0] for r in conn.execute("SELECT key FROM meta"))
+    assert keys == ["approve_key", "identity"]
+    assert conn.execute("SELECT count(*) FROM approvals").fetchone()[0] == 0
     subs = {r["email"]: r["status"] for r in conn.execute("SELECT email, status FROM subscribers")}
     assert subs == {**dict.fromkeys(ACTIVE, "active"), "dmitri.vale@example.net": "unsubscribed"}
     sent = conn.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()[0]
@@ -160,7 +163,8 @@ def test_a_failing_migration_rolls_everything_back_and_names_the_fix(site: Path)
     conn.close()
 
     message = str(caught.value)
-    assert message.startswith(f"{state}: can't upgrade the state file from schema 1 to 3")
+    latest = db.SCHEMA_VERSION
+    assert message.startswith(f"{state}: can't upgrade the state file from schema 1 to {latest}")
     assert "table issues already exists" in message and "\n" not in message
     assert "left as it was" in message and "digest.sqlite3.v1.bak" in message
     # Step 2 ran before step 3 failed: it was rolled back with it, byte for byte.

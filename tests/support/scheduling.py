@@ -38,12 +38,15 @@ def write_config(
     cron: str = "0 8 * * mon",
     grace: str = "6h",
     second: str = "0",
+    cadence: str = "weekly",
     smtp_port: int | None = None,
     feed_url: str | None = None,
     smtp: dict[str, Any] | None = None,
+    **schedule: Any,
 ) -> Config:
     """A config in ``tmp_path``: a folder source (``reviews/``) or a loopback feed, the state
-    database, and either a loopback SMTP sink (``smtp_port``) or a Maildir outbox."""
+    database, and either a loopback SMTP sink (``smtp_port``) or a Maildir outbox; any other
+    keyword is a ``schedule:`` key (``approval``, ``prepare``, ``editors`` …)."""
     source: dict[str, Any] = (
         {"type": "feed", "url": feed_url, "allow_private": True, "name": "loopback feed"}
         if feed_url
@@ -57,9 +60,9 @@ def write_config(
         tmp_path,
         newsletter={"timezone": tz, "postal_address": "1 Test Street, Testville"},
         sources=[source],
-        selection={"days": 7, "max_reviews": 20},
+        selection={"max_reviews": 20},
         http={"connect_timeout": 2, "read_timeout": 2, "total_timeout": 5},
-        schedule={"cron": cron, "grace": grace, "second": second},
+        schedule={"cron": cron, "grace": grace, "second": second, "cadence": cadence, **schedule},
         smtp=server,
     )
 
