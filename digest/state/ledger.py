@@ -58,7 +58,11 @@ def get_issue(conn: sqlite3.Connection, key: str) -> StoredIssue | None:
         return None
     try:
         raw = json.loads(row["markers"] or "{}")
-        markers = Markers(unsubscribe_url=raw["unsubscribe_url"], name=raw["name"])
+        markers = Markers(
+            unsubscribe_url=raw["unsubscribe_url"],
+            name=raw["name"],
+            greeting=raw.get("greeting", ""),
+        )
     except (ValueError, KeyError, TypeError):
         markers = Markers.make()  # an empty issue has no markers; nothing will be sent
     return StoredIssue(
@@ -124,7 +128,8 @@ def record_issue(
     """
     at = stamp(now)
     markers = json.dumps({"unsubscribe_url": rendered.markers.unsubscribe_url,
-                          "name": rendered.markers.name})  # fmt: skip
+                          "name": rendered.markers.name,
+                          "greeting": rendered.markers.greeting})  # fmt: skip
     with transaction(conn, path):
         conn.execute(
             """INSERT INTO issues (id, period_start, period_end, status, subject, preheader,
