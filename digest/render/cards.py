@@ -30,8 +30,8 @@ MAX_VERDICT = 280
 
 #: The hero's frame (the pick of the week): 600 × 338, a film still's 16:9.
 HERO_FRAME = (600, 338)
-#: The compact cards' thumbnail frame: 120 × 120 beside the text; every shape fits inside it.
-THUMB_FRAME = (120, 120)
+#: The compact cards' thumbnail frame: 120 × 90 (4:3) beside the text; every shape fits inside it.
+THUMB_FRAME = (120, 90)
 
 #: Control characters, line/paragraph separators, bidi overrides (which can make text read
 #: differently from what it is) and BOMs: never wanted in a title or an overview.

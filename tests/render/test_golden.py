@@ -87,7 +87,9 @@ def test_html_structure(rendered: RenderedDigest) -> None:
         assert img.get("src") == review.image.url
         assert img.get("alt") == review.image.alt
         # 1200 × 675 fits the hero's 600 × 338 frame and the thumbnails' 120 × 90.
-        assert (img.get("width"), img.get("height")) == (("600", "338") if n == 0 else ("120", "68"))
+        assert (img.get("width"), img.get("height")) == (
+            ("600", "338") if n == 0 else ("120", "68")
+        )
         assert f"Image: {review.image.credit}" in card.text_content()
         (badge,) = card.find_class("badge")
         word = {"A": "Great", "B": "Good", "C": "Mixed", "D": "Poor", "F": "Bad"}

@@ -141,6 +141,9 @@ ENTRIES: tuple[tuple[str, str, str, str, str, str, tuple[int, int] | None], ...]
 
 #: The picture shapes the issue has, by name, for reports.
 SHAPES = {LANDSCAPE: "landscape", PORTRAIT: "portrait", SQUARE: "square"}
+#: A picture whose source declared no size (a folder file's ``Image:`` line): served as a
+#: landscape still, framed without knowing its shape.
+UNSIZED = "The Cartographer"
 
 
 def twenty_reviews(image_url: Callable[[str, int, int], str]) -> tuple[Review, ...]:
@@ -151,8 +154,9 @@ def twenty_reviews(image_url: Callable[[str, int, int], str]) -> tuple[Review, .
         image = None
         if shape is not None:
             w, h = shape
+            declared = (None, None) if title == UNSIZED else (w, h)
             image = Image(url=image_url(s, w, h), alt=f"A still from {title}",
-                          credit="Studio Press", width=w, height=h)  # fmt: skip
+                          credit="Studio Press", width=declared[0], height=declared[1])  # fmt: skip
         review = Review(
             title=title, published=NOW - timedelta(hours=1 + i), source="fixtures", key=s,
             link=f"https://nightshift.example.org/reviews/{s}/", author=author,
