@@ -144,7 +144,10 @@ def test_email_archive_and_sign_up_share_one_look(tmp_path: Path, browser: Any) 
                     assert look["page"] == paper, (scheme, path, look)
                     assert look["accent"] == accent, (scheme, path, look)
                     assert "Georgia" in look["title"], (scheme, path, look)
-                    shot = tmp_path / f"look-{scheme}-{path.strip('/').split('/')[0]}.png"
+                    name = {"/issues": "archive", "/issues/2026-W48": "issue"}.get(
+                        path, path.split("/")[1]
+                    )
+                    shot = tmp_path / f"look-{scheme}-{name}.png"
                     page.screenshot(path=str(shot), full_page=True)
                 page.goto(base + "/issues/2026-W48")
                 text = page.inner_text("body")
