@@ -58,21 +58,22 @@ def certificate_label(certificate: str) -> str:
     only when they do not start with it."""
     if certificate.lower().startswith(("rated", "cert")):
         return certificate
-    return f"Rated {certificate}"
+    return f"Rated\u00a0{certificate}"  # a no-break space: never "Rated" at a line's end
 
 
 def facts_line(facts: Facts) -> str:
     """``Cinema release; 2026; 15; 108 min.`` → ``Cinema release · 2026 · Rated 15 · 108 min``.
 
     The network, the year, the labelled certificate and the runtime (``6 x 50 min`` →
-    ``6 × 50 min``), in that order, each when known; a line the collector could not read into
-    parts keeps its own words, its ``;`` written as `` · ``."""
+    ``6 × 50 min``; these two with no-break spaces, so neither is split across lines), in that
+    order, each when known; a line the collector could not read into parts keeps its own
+    words, its ``;`` written as `` · ``."""
     if facts.year is None:
         return " · ".join(p.strip() for p in facts.raw.rstrip(".").split(";") if p.strip())
     parts = [
         facts.network or "",
         str(facts.year),
         certificate_label(facts.certificate) if facts.certificate else "",
-        _TIMES.sub(" × ", facts.runtime) if facts.runtime else "",
+        _TIMES.sub(" × ", facts.runtime).replace(" ", "\u00a0") if facts.runtime else "",
     ]
     return " · ".join(p for p in parts if p)
