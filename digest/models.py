@@ -359,11 +359,17 @@ class Markers:
 
     unsubscribe_url: str
     name: str
+    #: The whole greeting ("Hello Ada," or nothing); ``""`` in issues stored before it existed.
+    greeting: str = ""
 
     @classmethod
     def make(cls) -> Markers:
         nonce = secrets.token_hex(8)
-        return cls(unsubscribe_url=f"dgst{nonce}unsub", name=f"dgst{nonce}name")
+        return cls(
+            unsubscribe_url=f"dgst{nonce}unsub",
+            name=f"dgst{nonce}name",
+            greeting=f"dgst{nonce}greet",
+        )
 
 
 @dataclass(frozen=True, slots=True)

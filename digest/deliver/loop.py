@@ -132,7 +132,7 @@ class _Worker(threading.Thread):
             return Outcome(job.subscriber_id, "skipped", f"subscriber is {standing}")
         message_id = self.template.message_id(job.email)
         try:
-            data = self.template.render(Recipient(job.email, job.name, job.token))
+            data = self.template.render(Recipient(job.email, job.name, job.token, job.first_name))
         except RecipientError as e:
             return Outcome(job.subscriber_id, "failed", str(e), message_id)
         attempt = Attempt("retry")

@@ -45,8 +45,10 @@ from digest.errors import RecipientError
 from digest.models import Markers, RenderedDigest
 from digest.render.wire import body_with_slots, qp_value
 
-#: The greeting's name for a subscriber without one (the same word the archive copy uses).
+#: The ``name`` a template shows for a subscriber without one (the archive copy's word too).
 FALLBACK_NAME = "reader"
+#: The greeting line, for a subscriber whose first name is known (``greeting_for``).
+GREETING = "Hello {first_name},"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
@@ -60,9 +62,20 @@ def verp_address(return_path: str, issue_key: str, token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
+    """One copy's reader. ``first_name``: the import file's ``first_name`` column, when it had
+    one; otherwise the greeting uses the first word of ``name``."""
+
     email: str
     name: str
     token: str
+    first_name: str = ""
+
+
+def greeting_for(name: str, first_name: str = "") -> str:
+    """``Hello Ada,`` for Ada Lumen (or for a ``first_name`` of Ada); nothing without a name, so
+    no one is greeted as "reader" or by a full name."""
+    first = " ".join(first_name.split()) or next(iter(name.split()), "")
+    return GREETING.format(first_name=first) if first else ""
 
 
 def _part(subtype: str, payload: str) -> EmailMessage:
@@ -122,7 +135,12 @@ class MessageTemplate:
         self.mailto = self.sender if news.unsubscribe_mailto else None
         self._id_seed = f"{list_identity(config)}\0{nonce}\0{issue_key}\0"
         slot_nonce = secrets.token_hex(10)
-        slot = {kind: f"zq{slot_nonce}{kind}" for kind in ("tu", "tn", "hu", "hn")}
+        slot = {kind: f"zq{slot_nonce}{kind}" for kind in ("tu", "tn", "tg", "hu", "hn", "hg")}
+        text_slots = {markers.unsubscribe_url: slot["tu"], markers.name: slot["tn"]}
+        html_slots = {markers.unsubscribe_url: slot["hu"], markers.name: slot["hn"]}
+        if markers.greeting:  # issues stored before the greeting marker have none
+            text_slots[markers.greeting] = slot["tg"]
+            html_slots[markers.greeting] = slot["hg"]
         msg = EmailMessage(policy=policy.SMTP)
         msg["From"] = news.from_
         if news.reply_to:
@@ -132,14 +150,8 @@ class MessageTemplate:
             msg[name] = value
         msg["MIME-Version"] = "1.0"
         msg["Content-Type"] = "multipart/alternative"
-        msg.attach(
-            _part("plain", body_with_slots(text_body, {markers.unsubscribe_url: slot["tu"],
-                                                         markers.name: slot["tn"]}))
-        )  # fmt: skip
-        msg.attach(
-            _part("html", body_with_slots(html_body, {markers.unsubscribe_url: slot["hu"],
-                                                        markers.name: slot["hn"]}))
-        )  # fmt: skip
+        msg.attach(_part("plain", body_with_slots(text_body, text_slots)))
+        msg.attach(_part("html", body_with_slots(html_body, html_slots)))
         serialised = msg.as_bytes(policy=policy.SMTP)
         if test_copy:
             subject = "[TEST] " + clean_subject(subject)
@@ -183,11 +195,15 @@ class MessageTemplate:
             raise RecipientError(f"unsubscribe token for {email} is malformed")
         url = self.unsubscribe_url(token)
         name = r.name or FALLBACK_NAME
+        greeting = greeting_for(r.name, r.first_name)
         values = {
             "tu": qp_value(url),
             "hu": qp_value(html.escape(url)),
             "tn": qp_value(name),
             "hn": qp_value(html.escape(name)),
+            # In the text part the greeting is a paragraph of its own, or no line at all.
+            "tg": qp_value(greeting + "\n\n" if greeting else ""),
+            "hg": qp_value(html.escape(greeting)),
         }
         headers = (
             f"To: {email}\r\n"

@@ -14,7 +14,7 @@ from digest.config import Config
 from digest.deliver.message import MessageTemplate, Recipient
 from digest.errors import DigestError
 from digest.models import RenderedDigest
-from digest.render.compose import NEUTRAL_NAME, neutral_html, neutral_text
+from digest.render.compose import neutral_html, neutral_text
 from digest.render.lint import size_line
 
 #: Who the preview message is addressed to: a reserved domain that can never receive mail.
@@ -28,9 +28,10 @@ def size_report(config: Config, rendered: RenderedDigest) -> str:
 
 
 def preview_message(config: Config, rendered: RenderedDigest, *, now: datetime) -> bytes:
-    """The complete message a subscriber would get, addressed to a reserved preview address."""
+    """The complete message a subscriber would get, addressed to a reserved preview address:
+    one without a name, so, like the archive copy, it greets no one."""
     template = MessageTemplate.of_rendering(config, rendered, date=now)
-    return template.render(Recipient(email=PREVIEW_ADDRESS, name=NEUTRAL_NAME, token=PREVIEW_TOKEN))
+    return template.render(Recipient(email=PREVIEW_ADDRESS, name="", token=PREVIEW_TOKEN))
 
 
 def write_files(

@@ -111,7 +111,8 @@ def send_test_copy(
     template = _test_template(config, prepared)
     token = subscriber.token if subscriber is not None else "test-copy"
     name = subscriber.name if subscriber is not None else ""
-    data = template.render(Recipient(address, name, token))
+    first = subscriber.first_name if subscriber is not None else ""
+    data = template.render(Recipient(address, name, token, first))
     session = transport.open()
     try:
         attempt = session.send(template.sender, address, data, template.message_id(address))

@@ -35,6 +35,12 @@ from digest.config import Config
 from digest.config.cadence import NOUNS
 from digest.errors import RenderError
 from digest.models import Markers, Period, RenderedDigest, Review
+from digest.render.cards import CONTROL as _CONTROL
+from digest.render.cards import MARKER_LIKE as _MARKER_LIKE
+from digest.render.cards import MAX_OVERVIEW as MAX_OVERVIEW
+from digest.render.cards import MAX_TITLE as MAX_TITLE
+from digest.render.cards import card
+from digest.render.cards import clean as clean
 from digest.render.compiler import Compiler
 from digest.render.labels import MONTHS, period_label
 from digest.render.lint import lint
@@ -43,68 +49,12 @@ from digest.render.wire import CLIP_BUDGET, html_part_size
 
 #: Trim the review list when the HTML part, encoded as sent, would pass this many bytes.
 TRIM_AT = CLIP_BUDGET
-#: Caps on what one card shows, so one absurd review can't fill the message.
-MAX_TITLE = 200
-MAX_OVERVIEW = 600
-MAX_SHORT = 200
-
-#: Control characters, line/paragraph separators, bidi overrides (which can make text read
-#: differently from what it is) and BOMs: never wanted in a title or an overview.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
-_MARKER_LIKE = re.compile(r"dgst[0-9a-f]{16}(?:unsub|name)", re.IGNORECASE)
 _INLINE_STYLE = re.compile(r'<mj-style\s+inline="inline"\s*>(.*?)</mj-style>', re.S | re.I)
 
 
 # ---------------------------------------------------------------------------------------------
 # What templates see
 # ---------------------------------------------------------------------------------------------
-
-
-def clean(text: str, limit: int | None = None) -> str:
-    """Feed text made safe to place anywhere: no control characters, no marker look-alikes."""
-    text = _MARKER_LIKE.sub("", _CONTROL.sub(" ", text))
-    if limit is not None and len(text) > limit:
-        cut = text[:limit]
-        if " " in cut[limit // 2 :]:  # end on a word boundary when there is one nearby
-            cut = cut.rsplit(" ", 1)[0]
-        text = cut.rstrip(" ,;:.-") + "…"
-    return text
-
-
-def picture_box(width: int | None, height: int | None) -> tuple[int, int]:
-    """The box a picture is shown in: 600 px wide, or its own width when narrower (a 460 px
-    picture is not stretched); the height from its declared size (the feed's or the ``<img>``
-    attributes'), else 16:9 (a film still); never taller than wide (square), as
-    ``object-fit: cover`` crops a taller poster rather than letting it fill a phone's screen."""
-    shown = min(600, width) if width and width > 0 else 600
-    if width and height and width > 0 and height > 0:
-        return shown, max(1, min(shown, round(shown * height / width)))
-    return shown, round(shown * 9 / 16)
-
-
-def _card(review: Review) -> dict[str, Any]:
-    image = review.image
-    https_image = image is not None and image.url.lower().startswith("https://")
-    return {
-        "id": review.id,
-        "title": clean(review.title, MAX_TITLE),
-        "link": review.link or "",
-        "author": clean(review.author, MAX_SHORT),
-        "overview": clean(review.overview, MAX_OVERVIEW),
-        "facts": clean(review.facts.raw, MAX_SHORT) if review.facts else "",
-        "grade": review.grade.letter if review.grade else "",
-        "band": review.grade.band if review.grade else "",
-        "image": {
-            "url": image.url,
-            "alt": clean(image.alt or f"Still from {review.title}", MAX_SHORT),
-            "credit": clean(image.credit, MAX_SHORT),
-            "width": image.width,
-            "height": image.height,
-            "box": picture_box(image.width, image.height),
-        }
-        if image is not None and https_image
-        else None,
-    }
 
 
 def pick_of(reviews: Sequence[Review]) -> Review | None:
@@ -125,7 +75,7 @@ def _context(
     news = config.newsletter
     today = now.astimezone(news.tz).date()
     pick = pick_of(reviews)
-    cards = [_card(r) for r in reviews]
+    cards = [card(r) for r in reviews]
     if pick is not None:  # the pick leads the list, the others keep their order
         at = reviews.index(pick)
         cards.insert(0, cards.pop(at))
@@ -142,9 +92,12 @@ def _context(
         "pick": cards[0] if pick is not None else None,
         "more": {"count": more, "url": news.base_url},
         "archive_url": f"{news.base_url}/issues/{period.key}",
+        "archive_index_url": f"{news.base_url}/issues",
+        "signup_url": f"{news.base_url}/subscribe" if config.signup is not None else "",
         "unsubscribe_url": markers.unsubscribe_url,
         "name": markers.name,
         "note": note.context() if note is not None else None,
+        "greeting": markers.greeting,
     }
 
 
@@ -158,12 +111,14 @@ def _is_html_template(name: str | None) -> bool:
     return name is None or not name.endswith((".txt.j2", ".txt"))
 
 
-def _wrap(text: str, width: int = 72, indent: str = "") -> str:
+def _wrap(text: str, width: int = 72, indent: str = "", hanging: str | None = None) -> str:
+    """``text`` filled to ``width``; every line starts with ``indent``, the lines after the
+    first with ``hanging`` when given (a list item's continuation)."""
     return textwrap.fill(
         text,
         width=width,
         initial_indent=indent,
-        subsequent_indent=indent,
+        subsequent_indent=indent if hanging is None else hanging,
         break_long_words=False,
         break_on_hyphens=False,
     )
@@ -366,8 +321,18 @@ def neutralise(html: str, markers: Markers, base_url: str) -> str:
     missed one) is replaced too, so no marker ever reaches a page."""
     url = html_lib.escape(neutral_unsubscribe_url(base_url), quote=True)
     name = html_lib.escape(NEUTRAL_NAME, quote=True)
+    # Issues rendered before the greeting marker began "Hello <name>, here are …": the
+    # archive copy greets no one, so that opening loses its greeting too.
+    html = html.replace(f"Hello {markers.name}, here", "Here").replace(f"Hello {markers.name}.", "")
     html = html.replace(markers.unsubscribe_url, url).replace(markers.name, name)
-    return _MARKER_LIKE.sub(lambda m: url if m.group(0).lower().endswith("unsub") else name, html)
+    if markers.greeting:  # the archive copy greets no one
+        html = html.replace(markers.greeting, "")
+    return _MARKER_LIKE.sub(lambda m: _neutral_value(m.group(0), url, name), html)
+
+
+def _neutral_value(marker: str, url: str, name: str) -> str:
+    kind = marker.lower()
+    return url if kind.endswith("unsub") else "" if kind.endswith("greet") else name
 
 
 def neutral_html(rendered: RenderedDigest, base_url: str) -> str:
@@ -378,9 +343,10 @@ def neutral_html(rendered: RenderedDigest, base_url: str) -> str:
 def neutral_text(rendered: RenderedDigest, base_url: str) -> str:
     """The text part with the same placeholder values as ``neutral_html``."""
     markers = rendered.markers
-    return rendered.text.replace(
-        markers.unsubscribe_url, neutral_unsubscribe_url(base_url)
-    ).replace(markers.name, NEUTRAL_NAME)
+    text = rendered.text.replace(f"Hello {markers.name}, here", "Here")
+    text = text.replace(markers.unsubscribe_url, neutral_unsubscribe_url(base_url))
+    text = text.replace(markers.name, NEUTRAL_NAME)
+    return text.replace(markers.greeting, "") if markers.greeting else text
 
 
 def empty_period_message(period: Period) -> str:

@@ -76,5 +76,8 @@ def html_part_size(html_body: str, markers: Markers, base_url: str) -> int:
         markers.unsubscribe_url: qp_value(url).decode("ascii").replace("\r\n", "\n"),
         markers.name: qp_value(name).decode("ascii").replace("\r\n", "\n"),
     }
+    if markers.greeting:  # "Hello <a first name as long as the longest name>,"
+        greeting = qp_value(f"Hello {name},").decode("ascii").replace("\r\n", "\n")
+        values[markers.greeting] = greeting
     encoded = body_with_slots(html_body, values)
     return len(encoded) + encoded.count("\n")

@@ -72,7 +72,11 @@ def _approval(row: sqlite3.Row) -> Approval:
         preheader=row["preheader"],
         html=row["html"],
         text=row["text"],
-        markers=Markers(unsubscribe_url=markers["unsubscribe_url"], name=markers["name"]),
+        markers=Markers(
+            unsubscribe_url=markers["unsubscribe_url"],
+            name=markers["name"],
+            greeting=markers.get("greeting", ""),
+        ),
         reviews=tuple((title, tuple(ids)) for title, ids in json.loads(row["reviews"])),
     )
     return Approval(
@@ -92,7 +96,13 @@ def store_proof(
     values = (
         draft.period.start.isoformat(), draft.period.end.isoformat(), draft.subject,
         draft.preheader,
-        json.dumps({"unsubscribe_url": draft.markers.unsubscribe_url, "name": draft.markers.name}),
+        json.dumps(
+            {
+                "unsubscribe_url": draft.markers.unsubscribe_url,
+                "name": draft.markers.name,
+                "greeting": draft.markers.greeting,
+            }
+        ),
         draft.html, draft.text, json.dumps([[t, list(ids)] for t, ids in draft.reviews]),
         _digest(token), stamp(now),
     )  # fmt: skip

@@ -32,6 +32,15 @@ class Claimed:
     email: str
     name: str
     token: str
+    #: The import file's ``first_name`` column (``first name``, ``firstname``), when it had one.
+    first_name: str = ""
+
+
+#: The first name an import file may give, whatever it called the column.
+_FIRST_NAME = (
+    "COALESCE(json_extract(s.extra, '$.first_name'), json_extract(s.extra, '$.\"first name\"'),"
+    " json_extract(s.extra, '$.firstname'), '')"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +117,10 @@ def claim(
     at = stamp()
     with transaction(conn, path):
         rows = conn.execute(
-            """SELECT d.subscriber_id, s.email, s.name, s.token, s.status
+            f"""SELECT d.subscriber_id, s.email, s.name, s.token, s.status,
+                      {_FIRST_NAME} AS first_name
                FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
-               WHERE d.issue_id = ? AND d.status = 'pending' LIMIT ?""",
+               WHERE d.issue_id = ? AND d.status = 'pending' LIMIT ?""",  # noqa: S608 (fixed)
             (key, limit),
         ).fetchall()
         for row in rows:
@@ -131,8 +141,9 @@ def claim(
             if cur.rowcount != 1:
                 continue  # another sender got it first
             if active:
+                first = str(row["first_name"] or "")
                 claimed.append(
-                    Claimed(row["subscriber_id"], row["email"], row["name"], row["token"])
+                    Claimed(row["subscriber_id"], row["email"], row["name"], row["token"], first)
                 )
             else:
                 skipped.append(

@@ -58,7 +58,11 @@ def get_issue(conn: sqlite3.Connection, key: str) -> StoredIssue | None:
         return None
     try:
         raw = json.loads(row["markers"] or "{}")
-        markers = Markers(unsubscribe_url=raw["unsubscribe_url"], name=raw["name"])
+        markers = Markers(
+            unsubscribe_url=raw["unsubscribe_url"],
+            name=raw["name"],
+            greeting=raw.get("greeting", ""),
+        )
     except (ValueError, KeyError, TypeError):
         markers = Markers.make()  # an empty issue has no markers; nothing will be sent
     return StoredIssue(
@@ -155,7 +159,8 @@ def record_draft(
     """
     at = stamp(now)
     markers = json.dumps({"unsubscribe_url": draft.markers.unsubscribe_url,
-                          "name": draft.markers.name})  # fmt: skip
+                          "name": draft.markers.name,
+                          "greeting": draft.markers.greeting})  # fmt: skip
     key = draft.period.key
     with transaction(conn, path):
         conn.execute(

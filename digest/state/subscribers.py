@@ -41,6 +41,18 @@ class Subscriber:
     token: str
     extra: str = "{}"
 
+    @property
+    def first_name(self) -> str:
+        """The import file's ``first_name`` (or ``first name``, ``firstname``) column, if any."""
+        try:
+            extra = json.loads(self.extra or "{}")
+        except ValueError:
+            return ""
+        if not isinstance(extra, dict):
+            return ""
+        found = (extra.get(k) for k in ("first_name", "first name", "firstname"))
+        return next((v for v in found if isinstance(v, str) and v.strip()), "")
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

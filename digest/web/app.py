@@ -77,6 +77,7 @@ _COMMON_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 PAGES = (
+    "issue_nav",
     "confirm",
     "unsubscribed",
     "link_invalid",
@@ -106,6 +107,7 @@ class _Site:
             "prefix": self.prefix,
             "contact": newsletter.reply_to or newsletter.sender_address,
             "postal_address": newsletter.postal_address,
+            "signup": config.signup is not None,
         }
         self.templates: dict[str, jinja2.Template] = {}
         for page in PAGES:
@@ -173,6 +175,7 @@ class _Site:
         body = await self.db(lambda conn: archive.issue_html(conn, key, self.base_url))
         if body is None:
             raise HTTPException(404)
+        body = archive.with_nav(body, self.templates["issue_nav"].render(**self.globals))
         headers = {
             **_COMMON_HEADERS,
             "Content-Security-Policy": ARCHIVE_CSP,

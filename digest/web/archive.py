@@ -24,6 +24,7 @@ from digest.state.ledger import ArchivedIssue, get_issue
 ISSUE_KEY = re.compile(r"\d{4}-W\d{2}")
 #: Characters XML 1.0 forbids; a subject carrying one would make the whole feed unreadable.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 #: Issues a feed carries; readers only need the recent ones.
 FEED_LENGTH = 50
 
@@ -40,6 +41,14 @@ def issue_html(conn: sqlite3.Connection, key: str, base_url: str) -> str | None:
     if issue is None or issue.status not in ("done", "sending") or not issue.html:
         return None
     return neutralise(issue.html, issue.markers, base_url)
+
+
+def with_nav(page: str, nav: str) -> str:
+    """The archived email with ``nav`` (``web/issue_nav.html.j2``: back to the archive, to
+    sign-up) right after its ``<body>`` tag, or first when it has none."""
+    m = _BODY_TAG.search(page)
+    at = m.end() if m else 0
+    return page[:at] + nav + page[at:]
 
 
 def rss_feed(issues: list[ArchivedIssue], *, title: str, base_url: str, description: str) -> bytes:

@@ -71,7 +71,8 @@ def test_build_writes_html_text_and_a_complete_message(tmp_path: Path) -> None:
     plain, rich = message.iter_parts()
     assert plain.get_content_type() == "text/plain"
     assert rich.get_content_type() == "text/html"
-    assert "Hello reader, here are 6 new reviews" in plain.get_content()
+    assert "6 new reviews this week." in plain.get_content()
+    assert "Hello" not in plain.get_content()  # a nameless reader: no greeting line
     assert "The Lantern Keepers" in rich.get_content()
 
 
@@ -111,7 +112,8 @@ def test_preview_serves_html_text_and_phone_and_rerenders_on_change(tmp_path: Pa
         assert len(lxml.html.document_fromstring(first.text).find_class("card")) == 6
         assert "script-src 'none'" in first.headers["content-security-policy"]
         text = client.get("/text")
-        assert "<pre>The Night Shift" in text.text and "Hello reader" in text.text
+        assert "<pre>The Night Shift" in text.text and "6 new reviews this week" in text.text
+        assert "Hello" not in text.text
         phone = client.get("/phone")
         frame = lxml.html.document_fromstring(phone.text).find(".//iframe")
         assert frame is not None and frame.get("src") == "/" and "375px" in frame.get("style")

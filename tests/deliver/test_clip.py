@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+from support.issue20 import twenty_reviews
 from support.render_reviews import make_review
 from support.smtp import NOW, Sink, record, write_config
 
@@ -87,3 +88,27 @@ def test_a_trimmed_large_issue_arrives_under_the_budget_with_its_footer(tmp_path
     # The decoded HTML is well under the budget; the wire bytes are what the guard counts.
     assert len(rendered.html.encode()) < min(sizes.values()) - 4_000
     assert sizes["wide@example.net"] > sizes["plain@example.net"] + 2_000
+
+
+def test_the_twenty_review_design_arrives_whole_under_the_budget(tmp_path: Path) -> None:
+    """The hero, at a glance and 19 compact cards with pictures of every shape, bylines and
+    verdicts: all 20 reviews fit, as received, for the subscriber with the longest name."""
+    with Sink() as sink:
+        smtp = {"host": "127.0.0.1", "port": sink.port, "security": "none", "rate": 0}
+        config = load_config(write_config(tmp_path, smtp=smtp))
+        conn = db.connect(config.state)
+        subscribers._import_rows(conn, [{"email": "wide@example.net", "name": "\U0001f3ac" * 250}])
+        conn.close()
+        reviews = twenty_reviews(lambda slug, w, h: f"https://images.reel.example.org/{slug}.jpg")
+        rendered = render_digest(config, current_period(config, NOW), reviews, now=NOW)
+        assert len(rendered.reviews) == 20 and not rendered.warnings
+        record(config, rendered)
+        assert config.smtp is not None
+        assert run_once(config, now=NOW, transport=SmtpTransport(config.smtp)).sent == 1
+        (received,) = sink.received
+    encoded = _html_part(received.data)
+    assert len(encoded) <= CLIP_BUDGET
+    html = quopri.decodestring(encoded).decode("utf-8")
+    assert all(f'id="r-{r.id}"' in html for r in reviews)
+    assert "Hello " + "\U0001f3ac" * 200 + "," in html  # the greeting, its name capped at 200
+    assert html.rstrip().endswith("</html>") and "/unsubscribe/" in html

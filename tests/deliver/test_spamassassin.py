@@ -12,13 +12,13 @@ import mailbox
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.dkim_keys import dkim_config, write_keys
-from support.render_reviews import make_review
+from support.issue20 import twenty_reviews
 from support.smtp import NOW, add_subscribers, record, write_config
 
 from digest.config import Config, load_config
@@ -70,16 +70,9 @@ def _outbox(config: Config) -> list[bytes]:
 
 
 def _twenty(config: Config) -> bytes:
-    reviews = tuple(
-        make_review(
-            f"Picture number {i + 1}",
-            overview=f"A ferry pilot on a northern route spends one winter ferrying strangers "
-            f"across a frozen sound, part {i + 1}.",
-            grade=("A", "B+", "C", "D", "F")[i % 5],
-            published=NOW - timedelta(hours=i + 1),
-        )
-        for i in range(20)
-    )
+    """The 20-review issue of the design tests: hero, at a glance, compact cards with
+    thumbnails of every shape, bylines and verdicts."""
+    reviews = twenty_reviews(lambda slug, w, h: f"https://images.reel.example.org/{slug}.jpg")
     add_subscribers(config, 1)
     record(config, render_digest(config, current_period(config, NOW), reviews, now=NOW))
     assert run_once(config, now=NOW).sent == 1

@@ -21,14 +21,14 @@ from digest.render.compose import render_digest
 
 GOLDEN = Path(__file__).parent / "golden"
 BUNDLED_SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "reviews"
-BAND_COLOURS = {"A": "#1a7f37", "B": "#0969da", "C": "#9a6700", "D": "#bc4c00", "F": "#cf222e"}
+BAND_COLOURS = {"A": "#116329", "B": "#0550ae", "C": "#f2cc60", "D": "#bc4c00", "F": "#a40e26"}
 
 
 def scrub(rendered: RenderedDigest, text: str) -> str:
     """Replace the per-render markers (random nonces) with stable placeholders."""
-    return text.replace(rendered.markers.unsubscribe_url, "{UNSUBSCRIBE_URL}").replace(
-        rendered.markers.name, "{NAME}"
-    )
+    markers = rendered.markers
+    text = text.replace(markers.unsubscribe_url, "{UNSUBSCRIBE_URL}")
+    return text.replace(markers.name, "{NAME}").replace(markers.greeting, "{GREETING}")
 
 
 def check_golden(name: str, actual: str) -> None:
@@ -71,35 +71,53 @@ def test_html_structure(rendered: RenderedDigest) -> None:
     best = max(given, key=lambda r: r.grade.rank if r.grade else 0)
     expected = [best, *(r for r in given if r is not best)]
     assert len(cards) == len(expected) == 6
-    assert "pick" in cards[0].get("class", "").split()
+    # The pick is the hero, with its label; the others are compact cards.
+    assert {"pick", "hero"} <= set(cards[0].get("class", "").split())
     assert "Pick of the week" in cards[0].text_content()
-    assert all("pick" not in c.get("class", "").split() for c in cards[1:])
-    for card, review in zip(cards, expected, strict=True):
+    assert all("cc" in c.get("class", "").split() for c in cards[1:])
+    for n, (card, review) in enumerate(zip(cards, expected, strict=True)):
         assert review.image is not None and review.grade is not None and review.facts is not None
         (title,) = card.find_class("card-title")
         (link,) = title.iter("a")
         assert link.text_content() == review.title
         assert link.get("href") == review.link
-        assert "font-size:22px" in title.get("style", "").replace(" ", "")  # inlined
+        size = "26px" if n == 0 else "18px"
+        assert f"font-size:{size}" in title.get("style", "").replace(" ", "")  # inlined
         (img,) = card.iter("img")
         assert img.get("src") == review.image.url
         assert img.get("alt") == review.image.alt
-        assert (img.get("width"), img.get("height")) == ("600", "338")
+        # 1200 × 675 fits the hero's 600 × 338 frame and the thumbnails' 120 × 90.
+        assert (img.get("width"), img.get("height")) == (
+            ("600", "338") if n == 0 else ("120", "68")
+        )
         assert f"Image: {review.image.credit}" in card.text_content()
         (badge,) = card.find_class("badge")
-        assert badge.text_content() == review.grade.letter
+        word = {"A": "Great", "B": "Good", "C": "Mixed", "D": "Poor", "F": "Bad"}
+        letter = review.grade.letter.replace("-", "\u2212")
+        assert badge.text_content() == f"{letter} {word[review.grade.band]}"
         assert badge.get("bgcolor") == BAND_COLOURS[review.grade.band]
-        assert review.facts.raw in card.find_class("facts")[0].text_content()
-        assert card.find_class("card-overview")[0].text_content() == review.overview
-        buttons = [a for a in card.iter("a") if a.text_content().strip() == "Read the review"]
-        assert [a.get("href") for a in buttons] == [review.link]
+        assert f"By {review.author}" in card.find_class("meta")[0].text_content()
+        assert card.find_class("facts")[0].text_content() == review.facts.raw.rstrip(".").replace(
+            "; ", " · "
+        )
+        overview = card.find_class("card-overview")[0].text_content()
+        assert overview.replace("…", "").split()[:8] == review.overview.split()[:8]
+        ctas = [a for a in card.iter("a") if a.text_content().strip() == "Read the review\xa0→"]
+        assert [a.get("href") for a in ctas] == [review.link]
+    # At a glance: every card, linking to it by its id.
+    glance = doc.find_class("gl")[0]
+    targets = [a.get("href") for a in glance.iter("a")]
+    assert targets == ["#" + c.get("id") for c in [*cards[0].find_class("hero-anchor"), *cards[1:]]]
     footer = {a.text_content().strip(): a.get("href") for a in doc.iter("a")}
     assert footer["View this issue in your browser"] == (
         "https://nightshift.example.org/issues/2026-W48"
     )
+    assert footer["Past issues"] == "https://nightshift.example.org/issues"
     assert footer["Unsubscribe"] == rendered.markers.unsubscribe_url
     assert "Kastanienallee 7, 10435 Berlin" in doc.text_content()
-    assert f"Hello {rendered.markers.name}," in doc.text_content()
+    (greeting,) = doc.find_class("greeting")
+    assert greeting.text_content() == rendered.markers.greeting
+    assert rendered.markers.name not in html
     assert "16–23 November 2026" in doc.text_content()
 
 
@@ -114,6 +132,7 @@ def test_html_keeps_what_mail_clients_need(rendered: RenderedDigest) -> None:
     assert '<meta name="color-scheme" content="light dark">' in html
     assert "@media (prefers-color-scheme: dark)" in html
     assert "background-color: #161b22 !important" in html
+    assert "@media only screen and (max-width:479px)" in html  # the compact cards on phones
     # Nothing to fetch, nothing to run.
     for absent in ("<script", "<link", "@import", "fonts.googleapis", "mj-style", "<mj-"):
         assert absent not in html
@@ -137,11 +156,12 @@ def test_text_part_of_bundled_samples_matches_golden(tmp_path: Path) -> None:
 def test_a_picture_narrower_than_the_card_is_not_stretched(tmp_path: Path) -> None:
     import dataclasses
 
-    first, *rest = sample_reviews()
-    assert first.image is not None
-    narrow = dataclasses.replace(first.image, width=460, height=259)
-    reviews = (dataclasses.replace(first, image=narrow), *rest)
+    given = sample_reviews()
+    best = max(given, key=lambda r: r.grade.rank if r.grade else 0)  # the hero
+    assert best.image is not None
+    narrow = dataclasses.replace(best.image, width=460, height=259)
+    reviews = tuple(dataclasses.replace(r, image=narrow) if r is best else r for r in given)
     rendered = render_digest(make_config(tmp_path), week_period(), reviews, now=NOW)
     doc = lxml.html.document_fromstring(rendered.html)
     (img,) = [i for i in doc.iter("img") if i.get("src") == narrow.url]
-    assert (img.get("width"), img.get("height")) == ("460", "259")
+    assert (img.get("width"), img.get("height")) == ("460", "259")  # in the 600 × 338 hero frame

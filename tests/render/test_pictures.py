@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,11 @@ import pytest
 import trustme
 from support.browser import chromium, page_at
 from support.http import ScriptedServer
+from support.images import png
 from support.render_reviews import NOW, make_config, make_review, week_period
 
 from digest.models import Image
+from digest.render.cards import HERO_FRAME, THUMB_FRAME, fit
 from digest.render.compose import neutral_html, render_digest
 
 pytestmark = pytest.mark.browser
@@ -48,24 +48,6 @@ STATE_JS = """
 """
 
 
-def _png(width: int, height: int) -> bytes:
-    """A solid-colour RGB PNG of the given size (no imaging library needed)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    rows = (b"\x00" + b"\x2a\x6f\x97" * width) * height
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + (chunk(b"IEND", b""))
-    )
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The digest (every card with a sized picture) and its images, over https on loopback."""
@@ -78,8 +60,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     reviews = []
     for i, (w, h) in enumerate(SIZES):
         path = f"/still-{i}.png"
-        server.route(path, _png(w, h), headers={"Content-Type": "image/png"})
-        review = make_review(f"Picture number {i + 1}", grade="ABCDF"[i % 5])
+        server.route(path, png(w, h), headers={"Content-Type": "image/png"})
+        review = make_review(f"Picture number {i + 1}", grade="A" if i == 0 else "BCDF"[i % 4])
         image = Image(url=server.url(path), alt=f"A still from Picture number {i + 1}",
                       credit="Studio", width=w, height=h)  # fmt: skip
         reviews.append(dataclasses.replace(review, image=image))
@@ -100,14 +82,21 @@ def _check(state: dict[str, Any], width: int, blocked: bool, dark: bool) -> None
     assert state["scroll"] <= state["inner"] == width, f"horizontal scrolling at {where}"
     assert len(state["cards"]) == len(SIZES) and all(c["images"] == 1 for c in state["cards"])
     assert max(c["right"] for c in state["cards"]) <= width
-    for img, (w, h) in zip(state["images"], SIZES, strict=True):
+    for n, (img, (w, h)) in enumerate(zip(state["images"], SIZES, strict=True)):
+        # The first card is the pick: the hero's 600 × 338 frame; the others a 120 × 90
+        # thumbnail frame (80 px wide on phones). Every shape fits inside, whole.
+        frame = HERO_FRAME if n == 0 else THUMB_FRAME
+        box = fit(w, h, frame)
         # Numeric width and height attributes (never "auto"), from the declared size.
         assert re.fullmatch(r"\d+", img["attrW"]) and re.fullmatch(r"\d+", img["attrH"])
-        assert int(img["attrW"]) == 600 and int(img["attrH"]) == min(600, round(600 * h / w))
-        # Fluid: as wide as the column allows, the declared aspect ratio kept — loaded or not,
-        # so a blocked picture still reserves its box.
-        assert img["w"] == min(width, 600) and img["right"] <= width, where
-        assert abs(img["h"] - img["w"] * int(img["attrH"]) / 600) <= 1.0, where
+        assert (int(img["attrW"]), int(img["attrH"])) == (box["w"], box["h"]), where
+        shown_frame = min(width, 600) if n == 0 else (120 if width >= 480 else 80)
+        # Fluid: the frame's share of the width, the declared aspect ratio kept — loaded or
+        # not, so a blocked picture still reserves its box.
+        assert abs(img["w"] - shown_frame * box["pct"] / 100) <= 1.0, where
+        assert img["right"] <= width, where
+        assert abs(img["h"] - img["w"] * box["h"] / box["w"]) <= 1.0, where
+        assert img["h"] <= shown_frame * frame[1] / frame[0] + 1.0, where
         if blocked:
             assert img["natural"] == 0
             # The alt text sits on a neutral box, centred, in the sans-serif of the cards.

@@ -80,10 +80,25 @@ def test_neutral_copies_have_placeholder_recipient_values(tmp_path: Path) -> Non
     for part in (html, text):
         assert rendered.markers.unsubscribe_url not in part
         assert rendered.markers.name not in part
-        assert "Hello reader," in part
+        assert rendered.markers.greeting not in part
+        assert "Hello" not in part  # the archive copy greets no one
     doc = lxml.html.document_fromstring(html)
     links = {a.text_content(): a.get("href") for a in doc.iter("a")}
     assert links["Unsubscribe"] == "https://nightshift.example.org/unsubscribe"
+
+
+def test_an_issue_stored_before_the_greeting_marker_greets_no_one_in_the_archive(
+    tmp_path: Path,
+) -> None:
+    """Issues rendered by the templates before issue 15 opened "Hello <name>, here are …"."""
+    config = make_config(tmp_path)
+    rendered = render_digest(config, week_period(), sample_reviews(), now=NOW)
+    old = dataclasses.replace(rendered.markers, greeting="")
+    html = f"<p>Hello {old.name}, here are 6 new reviews.</p><a href='{old.unsubscribe_url}'>x</a>"
+    text = f"Hello {old.name}, here are 6 new reviews.\n{old.unsubscribe_url}\n"
+    stored = dataclasses.replace(rendered, html=html, text=text, markers=old)
+    assert "<p>Here are 6 new reviews.</p>" in neutral_html(stored, "https://n.example.org")
+    assert neutral_text(stored, "https://n.example.org").startswith("Here are 6 new reviews.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -112,3 +112,49 @@ def test_the_archive_of_a_sent_issue_in_a_real_browser(
     assert not re.search(r"dgst[0-9a-f]{16}", html)
     assert "https://reel.example.org/unsubscribe" in html  # the neutral link, nobody's token
     assert blocked == []  # the archive's CSP leaves the email's own styling alone
+
+
+def test_email_archive_and_sign_up_share_one_look(tmp_path: Path, browser: Any) -> None:
+    """The archive, an issue page, the sign-up form and the unsubscribe page use the email's
+    palette and type, light and dark; an issue page links back to the archive and to sign-up
+    and greets no one."""
+    config = load_config(write_config(tmp_path, signup={}))
+    write_reviews(tmp_path / "reviews", 3)
+    add_subscribers(config, 1)
+    assert run_once(config, now=NOW).sent == 1
+    token = _people(config)[0].token
+    look_js = """() => {
+      const s = e => getComputedStyle(e);
+      const link = document.querySelector('nav a, .archive-nav a, .txt a');
+      const title = document.querySelector('h1, .masthead-title, .masthead');
+      return {page: s(document.body).backgroundColor, accent: s(link).color,
+              title: s(title).fontFamily};
+    }"""
+    palettes = {
+        "light": ("rgb(243, 241, 236)", "rgb(156, 43, 31)"),
+        "dark": ("rgb(13, 17, 23)", "rgb(255, 147, 138)"),
+    }
+    with running(config) as base:
+        for scheme, (paper, accent) in palettes.items():
+            with page_at(browser, 375) as page:
+                page.emulate_media(color_scheme=scheme)
+                for path in ("/issues", "/issues/2026-W48", "/subscribe", f"/unsubscribe/{token}"):
+                    page.goto(base + path)
+                    look = page.evaluate(look_js)
+                    assert look["page"] == paper, (scheme, path, look)
+                    assert look["accent"] == accent, (scheme, path, look)
+                    assert "Georgia" in look["title"], (scheme, path, look)
+                    name = {"/issues": "archive", "/issues/2026-W48": "issue"}.get(
+                        path, path.split("/")[1]
+                    )
+                    shot = tmp_path / f"look-{scheme}-{name}.png"
+                    page.screenshot(path=str(shot), full_page=True)
+                page.goto(base + "/issues/2026-W48")
+                text = page.inner_text("body")
+                assert "Hello" not in text and "reader," not in text
+                assert page.evaluate("document.documentElement.scrollWidth") <= 375
+                page.get_by_role("link", name="Subscribe").first.click()
+                page.wait_for_url(f"{base}/subscribe")
+                page.go_back()
+                page.get_by_role("link", name=re.compile("All issues")).click()
+                page.wait_for_url(f"{base}/issues")
