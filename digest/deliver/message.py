@@ -6,7 +6,8 @@ The message is assembled and serialised ONCE per issue with the stdlib ``email``
 that every per-recipient slot (unsubscribe link, name) sits on a line of its own between two QP
 *soft* line breaks. The serialised bytes are split once into literal chunks and slots; a
 recipient's copy is the per-recipient headers + the chunks joined with that recipient's encoded
-values — no re-rendering, no re-serialising.
+values — no re-rendering, no re-serialising. The chunks are dot-stuffed for SMTP once too
+(``deliver.stuffing``): a copy stuffs only its own values.
 
 Per-recipient headers (To, Message-ID, List-Unsubscribe) are formatted directly from values
 checked here. To carries the bare address: the subscriber's name goes only into the body,
@@ -40,6 +41,7 @@ from digest.deliver.headers import (
     list_identity,
     subject_header,
 )
+from digest.deliver.stuffing import Copy, Piece
 from digest.errors import RecipientError
 from digest.models import Markers, RenderedDigest
 from digest.render.wire import body_with_slots, qp_value
@@ -119,7 +121,8 @@ class MessageTemplate:
         self.base_url = news.base_url
         self.test_copy = test_copy
         self.mailto = news.unsubscribe_mailto
-        self._id_seed = f"{list_identity(config)}\0{nonce}\0{issue_key}\0"
+        # The Message-ID hash's fixed part, hashed once; each copy adds only its address.
+        self._id_hash = hashlib.sha256(f"{list_identity(config)}\0{nonce}\0{issue_key}\0".encode())
         slot_nonce = secrets.token_hex(10)
         slot = {kind: f"zq{slot_nonce}{kind}" for kind in ("tu", "tn", "hu", "hn")}
         msg = EmailMessage(policy=policy.SMTP)
@@ -148,6 +151,7 @@ class MessageTemplate:
         parts = re.split(b"(" + b"|".join(re.escape(t) for t in by_token) + b")", serialised)
         self._chunks: list[bytes] = [head + parts[0], *parts[2::2]]
         self._slots: list[str] = [by_token[t] for t in parts[1::2]]
+        self._pieces = [Piece(chunk) for chunk in self._chunks]
         self.size = len(serialised)
         self.signer = signer
         body_start = self._chunks[0].index(b"\r\n\r\n") + 4
@@ -157,7 +161,9 @@ class MessageTemplate:
     def message_id(self, email: str) -> str:
         """Deterministic per issue (and its nonce) and recipient: a re-send carries the same
         Message-ID; a different list, issue or nonce never does (96 bits of hash)."""
-        digest = hashlib.sha256(f"{self._id_seed}{email.lower()}".encode()).hexdigest()[:24]
+        h = self._id_hash.copy()
+        h.update(email.lower().encode())
+        digest = h.hexdigest()[:24]
         if self.test_copy:
             digest += "." + secrets.token_hex(4) + ".test"
         return f"<{self.issue_key}.{digest}@{self.domain}>"
@@ -174,6 +180,11 @@ class MessageTemplate:
 
     def render(self, r: Recipient) -> bytes:
         """This recipient's copy, as the bytes SMTP carries (before dot-stuffing)."""
+        return self.render_copy(r).data()
+
+    def render_copy(self, r: Recipient) -> Copy:
+        """This recipient's copy, both as stored and as SMTP's DATA carries it (the literal
+        chunks were dot-stuffed once, in ``__init__``)."""
         email = check_header_value("address", r.email)
         if "@" not in email:
             raise RecipientError(f"address {email!r} has no domain")
@@ -194,17 +205,17 @@ class MessageTemplate:
             f"Message-ID: {self.message_id(email)}\r\n"
             f"List-Unsubscribe: {mailto}<{url}>\r\n"
         ).encode()
-        out = [headers, self._chunks[0]]
-        for kind, chunk in zip(self._slots, self._chunks[1:], strict=True):
-            out.append(values[kind])
+        out = [Piece(headers), self._pieces[0]]
+        for kind, chunk in zip(self._slots, self._pieces[1:], strict=True):
+            out.append(Piece(values[kind]))
             out.append(chunk)
-        data = b"".join(out)
         if self.signer is None:
-            return data
+            return Copy(out)
         body_hash = self._hasher.digest([values[kind] for kind in self._slots])
         if body_hash is None:  # a value canonicalisation would change: hash the whole body
-            return self.signer.sign(data)
-        return self.signer.signatures(headers, body_hash, below=self._shared_head) + data
+            return Copy.of(self.signer.sign(Copy(out).data()))
+        signatures = self.signer.signatures(headers, body_hash, below=self._shared_head)
+        return Copy([Piece(signatures), *out])
 
 
 __all__ = [

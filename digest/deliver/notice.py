@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from digest.config import Config
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.headers import check_header_value, subject_header
+from digest.deliver.stuffing import Copy
 from digest.deliver.transport import Transport
 from digest.errors import DeliveryError, RecipientError
 
@@ -54,7 +55,7 @@ def send_notice(
         data = signer.sign(data)
     session = transport.open()
     try:
-        attempt = session.send(config.newsletter.sender_address, to, data, message_id)
+        attempt = session.send(config.newsletter.sender_address, to, Copy.of(data), message_id)
     finally:
         session.close()
     if attempt.status != "sent":
