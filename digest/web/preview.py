@@ -29,7 +29,8 @@ from digest.collect.collection import Collection, collect
 from digest.config import Config, FolderSettings, load_config
 from digest.errors import DigestError
 from digest.pipeline.issue import PreparedIssue, look_at_issue
-from digest.render.compose import neutral_html, neutral_text, template_files
+from digest.render.compose import neutral_html, neutral_text
+from digest.render.environment import template_files
 
 #: Seconds before network sources (feeds, WordPress) are fetched again.
 RECOLLECT_AFTER = 60.0
