@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from digest.cli.mail import subscribers
-from digest.cli.main import App, cli, console, err_console, now, pass_app
+from digest.cli.main import App, cli, console, err_console, escape, now, pass_app
 
 
 @cli.command()

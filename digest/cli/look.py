@@ -6,23 +6,26 @@ import webbrowser
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
 from digest.cli.main import (
     App,
     cli,
     console,
     err_console,
+    escape,
     now,
     parse_when,
     pass_app,
     period_options,
 )
-from digest.config import Config
 from digest.errors import NothingCollected
 from digest.models import Problem, RenderedDigest, plural
+
+if TYPE_CHECKING:
+    from digest.config import Config
 
 # --- collect: check, sources ---
 

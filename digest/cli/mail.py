@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from digest.cli.main import (
     App,
@@ -13,6 +12,7 @@ from digest.cli.main import (
     cli,
     console,
     err_console,
+    escape,
     now,
     parse_when,
     pass_app,
