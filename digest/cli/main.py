@@ -49,10 +49,20 @@ class _LazyConsole:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def real(self) -> Console:
+        """The console itself, for what needs more than its methods (a progress bar)."""
         if self._console is None:
             self._console = make_console(stderr=self._stderr)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+def real_console(console: Console) -> Console:
+    """``console`` or ``err_console`` as a rich ``Console`` proper."""
+    lazy: object = console
+    return lazy.real() if isinstance(lazy, _LazyConsole) else console
 
 
 console = cast("Console", _LazyConsole(stderr=False))
