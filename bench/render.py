@@ -1,7 +1,7 @@
 """Render benchmark: 10, 50 and 200 reviews, seconds per stage (Jinja, MJML, premailer, text);
 then 20 reviews beside the reference MJML (JavaScript) compiling the same MJML.
 
-    .venv/bin/python bench/render.py [--repeat 5] [--js | --no-js]
+    .venv/bin/python bench/render.py [--repeat 5] [--no-js] [--mjml-version 4]
 
 Stages are summed over every pass of one render (a list too big for Gmail is rendered again,
 trimmed). "worker" is the cost of starting the child process that isolates the native MJML
@@ -13,9 +13,14 @@ compiler, measured separately; "total" is the wall time of ``render_digest``. Me
 render hands its compiler (every pass) are compiled by the JavaScript ``mjml`` package in one
 Node process, timed there after a warm-up; the ratio is digest's whole render (Jinja, MJML,
 premailer, text, the pipe to the worker) over that (issue 18's target: ≤ 3×). The package is
-installed with ``npm install mjml`` into a temporary folder at run time (or set
-``BENCH_MJML_DIR`` to a folder holding ``node_modules/mjml``); nothing is left behind. Peak
+installed with ``npm install mjml@4`` into a temporary folder at run time (``--mjml-version``
+picks another; or set ``BENCH_MJML_DIR`` to a folder holding ``node_modules/mjml``); nothing
+is left behind. mjml 4 is the reference the issue measured against (mjml-python follows it);
+mjml 5 compiles the same documents several times slower here, so it would flatter digest. Peak
 memory is ``VmHWM`` from ``/proc/<pid>/status``, for this process and the worker.
+
+``BENCH_CODE=DIR`` runs it all with the digest package of another checkout (``git archive main
+| tar -x -C DIR``): the figures of the code before a change, on the same machine.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+sys.path.insert(0, os.environ.get("BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
+
 from digest.config import parse_config
 from digest.models import Facts, Grade, Image, Period, Review
 from digest.render import compiler as render_compiler
-from digest.render.compiler import Compiler, shared_compiler
+from digest.render.compiler import Compiler
 from digest.render.compose import render_digest
 
 CONFIG = """
@@ -125,17 +132,17 @@ def vm_hwm_mb(pid: int | str = "self") -> float:
     return float("nan")
 
 
-def _mjml_js(folder: Path) -> Path | None:
-    """A folder with ``node_modules/mjml``: ``BENCH_MJML_DIR``, else ``npm install mjml`` here."""
+def _mjml_js(folder: Path, version: str) -> Path | None:
+    """A folder with ``node_modules/mjml``: ``BENCH_MJML_DIR``, else ``npm install`` here."""
     given = os.environ.get("BENCH_MJML_DIR")
     if given:
         return Path(given)
     if not (shutil.which("node") and shutil.which("npm")):
         print("JS MJML skipped: node and npm not found (Node 18+ needed for `npm install mjml`)")
         return None
-    print("installing the reference MJML: npm install mjml (into a temporary folder) …")
+    print(f"installing the reference MJML: npm install mjml@{version} (temporary folder) …")
     done = subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--silent", "mjml"],
+        ["npm", "install", "--no-audit", "--no-fund", "--silent", f"mjml@{version}"],
         cwd=folder, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -161,7 +168,7 @@ def _documents(config: object, period: Period, count: int) -> list[str]:
     return seen
 
 
-def against_js(config: object, period: Period, repeat: int, count: int = 20) -> None:
+def against_js(config: object, period: Period, repeat: int, version: str, count: int = 20) -> None:
     """digest's whole render of ``count`` reviews beside JS MJML compiling the same MJML."""
     docs = _documents(config, period, count)
     runs = []
@@ -170,8 +177,11 @@ def against_js(config: object, period: Period, repeat: int, count: int = 20) -> 
         rendered = render_digest(config, period, reviews(count), now=NOW)  # type: ignore[arg-type]
         runs.append(time.perf_counter() - started)
     ours = statistics.median(runs)
-    with shared_compiler() as worker:
-        worker_mb = vm_hwm_mb(worker.pid)
+    shared = getattr(render_compiler, "shared_compiler", None)  # None before issue 18
+    worker_mb = float("nan")
+    if shared is not None:
+        with shared() as worker:
+            worker_mb = vm_hwm_mb(worker.pid)
     print(
         f"\n{count} reviews → {len(rendered.reviews)} cards, {len(docs)} passes "
         f"({', '.join(f'{len(d) / 1024:.0f}' for d in docs)} KB of MJML); load average "
@@ -179,7 +189,7 @@ def against_js(config: object, period: Period, repeat: int, count: int = 20) -> 
         f"(VmHWM: this process {vm_hwm_mb():.0f} MB, worker {worker_mb:.0f} MB)"
     )
     with tempfile.TemporaryDirectory(prefix="digest-mjml-js-") as tmp:
-        folder = _mjml_js(Path(tmp))
+        folder = _mjml_js(Path(tmp), version)
         if folder is None:
             return
         (Path(tmp) / "docs.json").write_text(json.dumps(docs), encoding="utf-8")
@@ -205,6 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--js", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--mjml-version", default="4", help="the JS mjml to install (npm)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "config.yaml"
@@ -236,7 +247,7 @@ def main() -> None:
                 f"{median['total']:>6.3f}"
             )
         if args.js:
-            against_js(config, period, args.repeat)
+            against_js(config, period, args.repeat, args.mjml_version)
 
 
 if __name__ == "__main__":

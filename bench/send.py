@@ -23,11 +23,13 @@ side by side (issue 14: signed ≥ 10× the 43 msgs/s of pure-Python dkimpy, i.e
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -241,9 +243,17 @@ def child(config_path: Path) -> None:
     config = load_config(config_path)
     assert config.smtp is not None
     transport = SmtpTransport(config.smtp, backoff_base=0.05)
+    marks: list[tuple[int, float]] = []
+
+    def progress(done: int, total: int) -> None:
+        # CPU time at each tenth of the list: does a copy cost more late in a big send?
+        # The first mark is the first commit, so the issue's set-up is in no tenth.
+        if total and (not marks or done * 10 // total >= len(marks)):
+            marks.append((done, time.process_time()))
+
     cpu_started = time.process_time()
     started = time.perf_counter()
-    result = run_once(config, now=NOW, trigger="bench", transport=transport)
+    result = run_once(config, now=NOW, trigger="bench", transport=transport, progress=progress)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     print(
@@ -258,6 +268,10 @@ def child(config_path: Path) -> None:
                 "cpu": cpu,
                 "cpu_ms": cpu / max(result.sent, 1) * 1000,
                 "commits": commits[0],
+                "tenths": [
+                    (t1 - t0) / max(d1 - d0, 1) * 1000
+                    for (d0, t0), (d1, t1) in itertools.pairwise(marks)
+                ],
             }
         )
     )
@@ -265,7 +279,7 @@ def child(config_path: Path) -> None:
 
 def _run_child(
     config_path: Path, *, as_before: bool = False, code: Path | None = None
-) -> dict[str, float]:
+) -> dict[str, Any]:
     env = {**os.environ, "BENCH_SIGN_AS_BEFORE": "1" if as_before else ""}
     if code is not None:
         env["BENCH_CODE"] = str(code)
@@ -386,6 +400,12 @@ def main() -> None:
                         f"{ours['sent']:.0f} sent)  smtp-source {theirs:6.0f} msgs/s  "
                         f"ratio {ours['rate'] / theirs:.2f}"
                     )
+                    tenths = ours.get("tenths") or []
+                    if len(tenths) >= 2:
+                        print(
+                            f"{'':>9}CPU/msg by tenth of the list: "
+                            + " ".join(f"{t:.3f}" for t in tenths)
+                        )
                     shutil.rmtree(base / f"n{n}-c{conns}")
                     if args.before:
                         path = _prepare(base / f"b{n}-c{conns}", n, rendered, port, conns, "")
@@ -468,7 +488,7 @@ def _signing_cost(folder: Path, rendered: object) -> None:
     )
 
 
-def _verdict(rows: list[tuple[int, int, dict[str, float], float]]) -> None:
+def _verdict(rows: list[tuple[int, int, dict[str, Any], float]]) -> None:
     """Issue 18's targets: ≥ 0.9 of smtp-source's rate; CPU per message and peak memory at
     the largest list within 10 % of the smallest, at each connection count."""
     print()
@@ -481,6 +501,17 @@ def _verdict(rows: list[tuple[int, int, dict[str, float], float]]) -> None:
             f"{'PASS' if good else 'MISS'} rate at {n}, {conns} conn: digest/smtp-source = "
             f"{ratio:.2f} (target 0.90)"
         )
+    for n, conns, ours, _ in rows:
+        if len(ours.get("tenths") or []) >= 6:
+            first, last = ours["tenths"][:3], ours["tenths"][-3:]
+            growth = statistics.median(last) / statistics.median(first) - 1
+            good = growth <= 0.10
+            ok &= good
+            print(
+                f"{'PASS' if good else 'MISS'} CPU per message within the {n} send, {conns} "
+                f"conn, first → last three tenths: {statistics.median(first):.3f} → "
+                f"{statistics.median(last):.3f} ms ({growth:+.1%}, limit +10%)"
+            )
     for conns in sorted({r[1] for r in rows}):
         mine = [r for r in rows if r[1] == conns]
         if len(mine) < 2:

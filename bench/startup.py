@@ -40,11 +40,13 @@ RUNS = {
 }
 
 
-def _once(code: str) -> tuple[float, int, float]:
+def _once(code: str, path: str | None = None) -> tuple[float, int, float]:
+    env = {**os.environ, "PYTHONPATH": path} if path else None
     started = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", _REPORT + code], capture_output=True, text=True, check=False
-    )
+        [sys.executable, "-c", _REPORT + code], capture_output=True, text=True, check=False,
+        env=env, cwd=path,  # -c puts the working folder first on sys.path
+    )  # fmt: skip
     elapsed = time.perf_counter() - started
     modules, hwm = json.loads(out.stderr.rpartition("@@")[2])
     return elapsed, modules, hwm
@@ -53,12 +55,19 @@ def _once(code: str) -> tuple[float, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--before", metavar="DIR", help="also time `digest --help` of another checkout "
+        "(e.g. `git archive main | tar -x -C /tmp/before`), in the same rounds",
+    )  # fmt: skip
     args = parser.parse_args()
-    times: dict[str, list[float]] = {name: [] for name in RUNS}
+    runs = {name: (code, None) for name, code in RUNS.items()}
+    if args.before:
+        runs["digest --help, before"] = (RUNS["digest --help"], args.before)
+    times: dict[str, list[float]] = {name: [] for name in runs}
     info: dict[str, tuple[int, float]] = {}
     for _ in range(args.repeat):
-        for name, code in RUNS.items():
-            elapsed, modules, hwm = _once(code)
+        for name, (code, path) in runs.items():
+            elapsed, modules, hwm = _once(code, path)
             times[name].append(elapsed)
             info[name] = (modules, hwm)
     base = statistics.median(times["python -c pass"])

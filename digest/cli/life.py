@@ -3,8 +3,6 @@ unsubscribes), ``subscribers export`` and ``subscribers erase``."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -99,6 +97,9 @@ def _json(data: object) -> str:
 
 def _csv(rows: list[dict[str, Any]]) -> str:
     """One row per subscriber; the import file's extra columns follow the fixed ones."""
+    import csv
+    import io
+
     from digest.state.privacy import LIST_FIELDS
 
     extra = list(dict.fromkeys(k for r in rows for k in r["extra"] if k not in LIST_FIELDS))

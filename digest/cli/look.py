@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import webbrowser
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +24,8 @@ from digest.errors import NothingCollected
 from digest.models import Problem, RenderedDigest, plural
 
 if TYPE_CHECKING:
+    import webbrowser
+
     from digest.config import Config
 
 # --- collect: check, sources ---
@@ -192,6 +193,8 @@ def preview(app: App, host: str, port: int, open_browser: bool) -> None:
 
 def _browser(url: str) -> webbrowser.BaseBrowser | None:
     """The browser ``--open`` uses, or ``None`` after saying there is none (a server, ssh)."""
+    import webbrowser
+
     try:
         return webbrowser.get()
     except webbrowser.Error:
