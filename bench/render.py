@@ -151,13 +151,13 @@ def _mjml_js(folder: Path, version: str) -> Path | None:
     return folder
 
 
-def _documents(config: object, period: Period, count: int) -> list[str]:
+def _documents(config: object, period: Period, count: int) -> list[tuple[str, str]]:
     """The MJML documents one render of ``count`` reviews hands its compiler, every pass."""
-    seen: list[str] = []
+    seen: list[tuple[str, str]] = []
     real = Compiler.compile
 
     def recording(self: Compiler, mjml: str, inline_css: str = "") -> render_compiler.Compiled:
-        seen.append(mjml)
+        seen.append((mjml, inline_css))
         return real(self, mjml, inline_css)
 
     Compiler.compile = recording  # type: ignore[method-assign]
@@ -168,9 +168,28 @@ def _documents(config: object, period: Period, count: int) -> list[str]:
     return seen
 
 
+def premailer_pass(mjml: str, inline_css: str, repeat: int) -> None:
+    """premailer on one document with and without ``align_floating_images``, side by side."""
+    compile_document = render_compiler.compile_document
+    if "align_floating_images" not in compile_document.__code__.co_varnames:
+        return  # before issue 18 the pass always ran
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(repeat):
+        for flag in (False, True):
+            out = compile_document(mjml, inline_css, align_floating_images=flag)
+            times[flag].append(out["premailer_seconds"])
+    without, with_pass = (statistics.median(times[f]) for f in (False, True))
+    print(
+        f"  premailer on the last pass's document, in this process: {without * 1000:.0f} ms "
+        f"without align_floating_images, {with_pass * 1000:.0f} ms with it (the pass: "
+        f"{1 - without / with_pass:.0%} of premailer's time)"
+    )
+
+
 def against_js(config: object, period: Period, repeat: int, version: str, count: int = 20) -> None:
     """digest's whole render of ``count`` reviews beside JS MJML compiling the same MJML."""
-    docs = _documents(config, period, count)
+    documents = _documents(config, period, count)
+    docs = [mjml for mjml, _ in documents]
     runs = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -188,6 +207,7 @@ def against_js(config: object, period: Period, repeat: int, version: str, count:
         f"{os.getloadavg()[0]:.1f}\n  digest render_digest, warm worker: {ours * 1000:.0f} ms "
         f"(VmHWM: this process {vm_hwm_mb():.0f} MB, worker {worker_mb:.0f} MB)"
     )
+    premailer_pass(*documents[-1], repeat)
     with tempfile.TemporaryDirectory(prefix="digest-mjml-js-") as tmp:
         folder = _mjml_js(Path(tmp), version)
         if folder is None:
