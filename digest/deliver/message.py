@@ -112,7 +112,8 @@ class MessageTemplate:
         """``nonce``: the issue's own random value, stored with it (``StoredIssue.nonce``), so
         a resume repeats each copy's Message-ID and no other issue ever produces it.
         ``signer``: DKIM-sign every copy ``render`` makes; the shared body chunks are
-        canonicalised once for all copies (``dkim.PieceHasher``)."""
+        canonicalised once for all copies (``dkim.PieceHasher``). The Message-ID hash's fixed
+        part is hashed here once; each copy adds only its address."""
         news = config.newsletter
         self.issue_key = issue_key
         self.sender = news.sender_address
@@ -121,7 +122,6 @@ class MessageTemplate:
         self.base_url = news.base_url
         self.test_copy = test_copy
         self.mailto = news.unsubscribe_mailto
-        # The Message-ID hash's fixed part, hashed once; each copy adds only its address.
         self._id_hash = hashlib.sha256(f"{list_identity(config)}\0{nonce}\0{issue_key}\0".encode())
         slot_nonce = secrets.token_hex(10)
         slot = {kind: f"zq{slot_nonce}{kind}" for kind in ("tu", "tn", "hu", "hn")}
@@ -143,15 +143,13 @@ class MessageTemplate:
                                                         markers.name: slot["hn"]}))
         )  # fmt: skip
         serialised = msg.as_bytes(policy=policy.SMTP)
-        if test_copy:
-            subject = "[TEST] " + clean_subject(subject)
-        head = subject_header(subject)
+        head = subject_header("[TEST] " + clean_subject(subject) if test_copy else subject)
         # Split once: even indexes are literal chunks, odd ones slot kinds.
         by_token = {v.encode("ascii"): k for k, v in slot.items()}
         parts = re.split(b"(" + b"|".join(re.escape(t) for t in by_token) + b")", serialised)
         self._chunks: list[bytes] = [head + parts[0], *parts[2::2]]
         self._slots: list[str] = [by_token[t] for t in parts[1::2]]
-        self._pieces = [Piece(chunk) for chunk in self._chunks]
+        self._pieces = [Piece(chunk) for chunk in self._chunks]  # dot-stuffed once
         self.size = len(serialised)
         self.signer = signer
         body_start = self._chunks[0].index(b"\r\n\r\n") + 4

@@ -52,13 +52,20 @@ def _templates(tmp_path: Path) -> tuple[list[MessageTemplate], dict[bytes, bytes
     config = load_config(write_config(tmp_path, dkim=dkim_config(ed25519=True)))
     assert config.dkim is not None
     r = rendered_digest(config, html_extra=AWKWARD_HTML)
-    return [
+    templates = [
         MessageTemplate(
-            config=config, issue_key=r.period.key, subject=r.subject, html_body=r.html,
-            text_body=r.text + AWKWARD_HTML, markers=r.markers, date=NOW, signer=signer,
-        )  # fmt: skip
+            config=config,
+            issue_key=r.period.key,
+            subject=r.subject,
+            html_body=r.html,
+            text_body=r.text + AWKWARD_HTML,
+            markers=r.markers,
+            date=NOW,
+            signer=signer,
+        )
         for signer in (None, DkimSigner.from_config(config.dkim))
-    ], records
+    ]
+    return templates, records
 
 
 def test_every_copy_on_the_wire_is_its_message_dot_stuffed(tmp_path: Path) -> None:

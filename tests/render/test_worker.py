@@ -149,11 +149,17 @@ def test_templates_are_compiled_once_and_again_when_a_file_changes(tmp_path: Pat
     (own / "quiet.txt.j2").write_text("{{ newsletter.title }}: nothing new\n", encoding="utf-8")
     custom = make_config(tmp_path, f"templates: {own}")
     assert environment(custom) is not env
-    assert environment(custom).get_template("quiet.txt.j2").render(
-        newsletter={"title": "T"}
-    ).startswith("T: nothing new")
+    assert (
+        environment(custom)
+        .get_template("quiet.txt.j2")
+        .render(newsletter={"title": "T"})
+        .startswith("T: nothing new")
+    )
     (own / "quiet.txt.j2").write_text("{{ newsletter.title }} again\n", encoding="utf-8")
     os.utime(own / "quiet.txt.j2", (1, 2_000_000_000))  # a different modification time
-    assert environment(custom).get_template("quiet.txt.j2").render(
-        newsletter={"title": "T"}
-    ).startswith("T again")
+    assert (
+        environment(custom)
+        .get_template("quiet.txt.j2")
+        .render(newsletter={"title": "T"})
+        .startswith("T again")
+    )
