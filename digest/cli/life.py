@@ -3,18 +3,15 @@ unsubscribes), ``subscribers export`` and ``subscribers erase``."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from digest.cli.mail import subscribers
-from digest.cli.main import App, cli, console, err_console, now, pass_app
+from digest.cli.main import App, cli, console, err_console, escape, now, pass_app
 
 
 @cli.command()
@@ -120,6 +117,9 @@ def _json(data: object) -> str:
 
 def _csv(rows: list[dict[str, Any]]) -> str:
     """One row per subscriber; the import file's extra columns follow the fixed ones."""
+    import csv
+    import io
+
     from digest.state.privacy import LIST_FIELDS
 
     extra = list(dict.fromkeys(k for r in rows for k in r["extra"] if k not in LIST_FIELDS))

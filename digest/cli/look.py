@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import webbrowser
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
 from digest.cli.main import (
     App,
     cli,
     console,
     err_console,
+    escape,
     now,
     parse_when,
     pass_app,
     period_options,
 )
-from digest.config import Config
 from digest.errors import NothingCollected
 from digest.models import Problem, RenderedDigest, plural
+
+if TYPE_CHECKING:
+    import webbrowser
+
+    from digest.config import Config
 
 # --- collect: check, sources ---
 
@@ -192,6 +196,8 @@ def preview(app: App, host: str, port: int, open_browser: bool) -> None:
 
 def _browser(url: str) -> webbrowser.BaseBrowser | None:
     """The browser ``--open`` uses, or ``None`` after saying there is none (a server, ssh)."""
+    import webbrowser
+
     try:
         return webbrowser.get()
     except webbrowser.Error:

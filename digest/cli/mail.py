@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from digest.cli.main import (
     App,
@@ -13,10 +12,12 @@ from digest.cli.main import (
     cli,
     console,
     err_console,
+    escape,
     now,
     parse_when,
     pass_app,
     period_options,
+    real_console,
 )
 from digest.models import plural
 from digest.status import FAILED_OUTCOMES, SubscriberStatus, values
@@ -125,7 +126,7 @@ def send(app: App, dry_run: bool, to: str | None, yes: bool, since: str | None,
         console.print(display.describe_plan(plan))
         return yes or ask("Send it?", "send" if issue is None else f"send --issue {issue}")
 
-    with display.ProgressBar(console) as bar:  # appears once sending starts
+    with display.ProgressBar(real_console(console)) as bar:  # appears once sending starts
         result = pipeline.run_once(
             config, now=now(), confirm=confirm, progress=bar, since=start, until=end,
             resend_unknown=resend_unknown, issue=issue,

@@ -3,22 +3,31 @@
 Each command parses its options, calls one library function and prints the result. Any
 ``DigestError`` becomes one line on stderr and exit code 1 — no traceback for a problem the
 user can fix.
+
+``digest --help`` (and every command's ``--help``) imports only click: the config schema
+(pydantic, apscheduler's cron parser, PyYAML), rich and each command's library are imported
+when a command runs — the console on its first message, the config when a command first asks
+for it, every library inside the command that uses it. ``tests/cli/test_lazy.py`` checks
+``sys.modules`` after ``--help`` in a fresh interpreter.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
-from digest.config import Config, default_config_path, load_config
 from digest.errors import DigestError, NotConfirmed
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from digest.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,12 +36,44 @@ def make_console(*, stderr: bool = False) -> Console:
     """The one terminal-width policy: on a terminal, rich fits lines to its width; anywhere
     else (cron mail, journald, a pipe) a message is never hard-wrapped mid-sentence — each one
     stays one line (``soft_wrap``), and tables keep rich's 80 columns, truncating with "…"."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr, highlight=False, soft_wrap=not stream.isatty())
 
 
-console = make_console()
-err_console = make_console(stderr=True)
+class _LazyConsole:
+    """A ``Console`` made on first use, so ``--help`` never imports rich."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def real(self) -> Console:
+        """The console itself, for what needs more than its methods (a progress bar)."""
+        if self._console is None:
+            self._console = make_console(stderr=self._stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
+def real_console(console: Console) -> Console:
+    """``console`` or ``err_console`` as a rich ``Console`` proper."""
+    lazy: object = console
+    return lazy.real() if isinstance(lazy, _LazyConsole) else console
+
+
+console = cast("Console", _LazyConsole(stderr=False))
+err_console = cast("Console", _LazyConsole(stderr=True))
+
+
+def escape(text: str) -> str:
+    """rich's markup escaping (imported on first use)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 class App:
@@ -45,6 +86,8 @@ class App:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from digest.config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 
@@ -83,6 +126,12 @@ def parse_when(value: str | None, config: Config) -> datetime | None:
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """Build and send a weekly digest of a review site's latest reviews."""
     ctx.obj = App(config_path or default_config_path())
+
+
+def default_config_path() -> Path:
+    """``$DIGEST_CONFIG``, else ``./config.yaml`` — ``config.load.default_config_path``, read
+    here without importing the config schema (``tests/cli/test_lazy.py`` checks they agree)."""
+    return Path(os.environ.get("DIGEST_CONFIG") or "config.yaml")
 
 
 def _config_after_command(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:

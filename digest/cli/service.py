@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.markup import escape
 
 from digest.cli.main import (
     App,
     cli,
     console,
     err_console,
+    escape,
     now,
     pass_app,
 )

@@ -6,7 +6,8 @@ The message is assembled and serialised ONCE per issue with the stdlib ``email``
 that every per-recipient slot (unsubscribe link, name) sits on a line of its own between two QP
 *soft* line breaks. The serialised bytes are split once into literal chunks and slots; a
 recipient's copy is the per-recipient headers + the chunks joined with that recipient's encoded
-values — no re-rendering, no re-serialising.
+values — no re-rendering, no re-serialising. The chunks are dot-stuffed for SMTP once too
+(``deliver.stuffing``): a copy stuffs only its own values.
 
 Per-recipient headers (To, Message-ID, List-Unsubscribe) are formatted directly from values
 checked here. To carries the bare address: the subscriber's name goes only into the body,
@@ -41,6 +42,7 @@ from digest.deliver.headers import (
     list_unsubscribe,
     subject_header,
 )
+from digest.deliver.stuffing import Copy, Piece
 from digest.errors import RecipientError
 from digest.models import Markers, RenderedDigest
 from digest.render.wire import body_with_slots, qp_value
@@ -124,7 +126,8 @@ class MessageTemplate:
         """``nonce``: the issue's own random value, stored with it (``StoredIssue.nonce``), so
         a resume repeats each copy's Message-ID and no other issue ever produces it.
         ``signer``: DKIM-sign every copy ``render`` makes; the shared body chunks are
-        canonicalised once for all copies (``dkim.PieceHasher``)."""
+        canonicalised once for all copies (``dkim.PieceHasher``). The Message-ID hash's fixed
+        part is hashed here once; each copy adds only its address."""
         news = config.newsletter
         self.issue_key = issue_key
         self.sender = news.sender_address
@@ -133,7 +136,7 @@ class MessageTemplate:
         self.base_url = news.base_url
         self.test_copy = test_copy
         self.mailto = self.sender if news.unsubscribe_mailto else None
-        self._id_seed = f"{list_identity(config)}\0{nonce}\0{issue_key}\0"
+        self._id_hash = hashlib.sha256(f"{list_identity(config)}\0{nonce}\0{issue_key}\0".encode())
         slot_nonce = secrets.token_hex(10)
         slot = {kind: f"zq{slot_nonce}{kind}" for kind in ("tu", "tn", "tg", "hu", "hn", "hg")}
         text_slots = {markers.unsubscribe_url: slot["tu"], markers.name: slot["tn"]}
@@ -153,14 +156,13 @@ class MessageTemplate:
         msg.attach(_part("plain", body_with_slots(text_body, text_slots)))
         msg.attach(_part("html", body_with_slots(html_body, html_slots)))
         serialised = msg.as_bytes(policy=policy.SMTP)
-        if test_copy:
-            subject = "[TEST] " + clean_subject(subject)
-        head = subject_header(subject)
+        head = subject_header("[TEST] " + clean_subject(subject) if test_copy else subject)
         # Split once: even indexes are literal chunks, odd ones slot kinds.
         by_token = {v.encode("ascii"): k for k, v in slot.items()}
         parts = re.split(b"(" + b"|".join(re.escape(t) for t in by_token) + b")", serialised)
         self._chunks: list[bytes] = [head + parts[0], *parts[2::2]]
         self._slots: list[str] = [by_token[t] for t in parts[1::2]]
+        self._pieces = [Piece(chunk) for chunk in self._chunks]  # dot-stuffed once
         self.size = len(serialised)
         self.signer = signer
         body_start = self._chunks[0].index(b"\r\n\r\n") + 4
@@ -170,7 +172,9 @@ class MessageTemplate:
     def message_id(self, email: str) -> str:
         """Deterministic per issue (and its nonce) and recipient: a re-send carries the same
         Message-ID; a different list, issue or nonce never does (96 bits of hash)."""
-        digest = hashlib.sha256(f"{self._id_seed}{email.lower()}".encode()).hexdigest()[:24]
+        h = self._id_hash.copy()
+        h.update(email.lower().encode())
+        digest = h.hexdigest()[:24]
         if self.test_copy:
             digest += "." + secrets.token_hex(4) + ".test"
         return f"<{self.issue_key}.{digest}@{self.domain}>"
@@ -187,6 +191,11 @@ class MessageTemplate:
 
     def render(self, r: Recipient) -> bytes:
         """This recipient's copy, as the bytes SMTP carries (before dot-stuffing)."""
+        return self.render_copy(r).data()
+
+    def render_copy(self, r: Recipient) -> Copy:
+        """This recipient's copy, both as stored and as SMTP's DATA carries it (the literal
+        chunks were dot-stuffed once, in ``__init__``)."""
         email = check_header_value("address", r.email)
         if "@" not in email:
             raise RecipientError(f"address {email!r} has no domain")
@@ -210,17 +219,17 @@ class MessageTemplate:
             f"Message-ID: {self.message_id(email)}\r\n"
             f"List-Unsubscribe: {list_unsubscribe(self.base_url, token, mailto=self.mailto)}\r\n"
         ).encode()
-        out = [headers, self._chunks[0]]
-        for kind, chunk in zip(self._slots, self._chunks[1:], strict=True):
-            out.append(values[kind])
+        out = [Piece(headers), self._pieces[0]]
+        for kind, chunk in zip(self._slots, self._pieces[1:], strict=True):
+            out.append(Piece(values[kind]))
             out.append(chunk)
-        data = b"".join(out)
         if self.signer is None:
-            return data
+            return Copy(out)
         body_hash = self._hasher.digest([values[kind] for kind in self._slots])
         if body_hash is None:  # a value canonicalisation would change: hash the whole body
-            return self.signer.sign(data)
-        return self.signer.signatures(headers, body_hash, below=self._shared_head) + data
+            return Copy.of(self.signer.sign(Copy(out).data()))
+        signatures = self.signer.signatures(headers, body_hash, below=self._shared_head)
+        return Copy([Piece(signatures), *out])
 
 
 __all__ = [

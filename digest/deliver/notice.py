@@ -32,6 +32,7 @@ from digest.deliver.headers import (
     subject_header,
 )
 from digest.deliver.message import verp_address
+from digest.deliver.stuffing import Copy
 from digest.deliver.transport import Transport
 from digest.errors import DeliveryError, RecipientError
 
@@ -88,7 +89,9 @@ def send_notice(
         data = signer.sign(data)
     session = transport.open()
     try:
-        attempt = session.send(sender or config.newsletter.sender_address, to, data, message_id)
+        attempt = session.send(
+            sender or config.newsletter.sender_address, to, Copy.of(data), message_id
+        )
     finally:
         session.close()
     if attempt.status != "sent":

@@ -17,6 +17,7 @@ import threading
 import time
 
 from digest.config import Smtp
+from digest.deliver.stuffing import Copy
 from digest.deliver.transport import Attempt
 from digest.errors import ConnectFailed, DeliveryError, SenderRefused
 
@@ -199,7 +200,7 @@ class SmtpSession:
         self.plain = not isinstance(smtp.sock, ssl.SSLSocket)
         self.pipelining = smtp.has_extn("pipelining")
 
-    def send(self, sender: str, recipient: str, data: bytes, message_id: str) -> Attempt:
+    def send(self, sender: str, recipient: str, copy: Copy, message_id: str) -> Attempt:
         smtp = self.smtp
         options = ""
         if not recipient.isascii():
@@ -210,7 +211,7 @@ class SmtpSession:
             refused = self._envelope(sender, recipient, options)
             if refused is not None:
                 return refused
-            smtp.send(_dot_stuff(data))
+            smtp.send(copy.wire())  # dot-stuffed: the issue's chunks once, per copy its values
             if self.plain and _peer_closed(smtp.sock):
                 return Attempt("retry", "connection dropped during DATA", reconnect=True)
             smtp.send(b".\r\n")
@@ -335,16 +336,6 @@ def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
             smtp.auth(mechanism, authobject, initial_response_ok=mechanism == "PLAIN")
             return
     raise smtplib.SMTPNotSupportedError(f"no AUTH mechanism we use (PLAIN, LOGIN) in {offered}")
-
-
-def _dot_stuff(data: bytes) -> bytes:
-    """RFC 5321 transparency: a line starting with "." gets another one; end with CRLF."""
-    data = data.replace(b"\r\n.", b"\r\n..")
-    if data.startswith(b"."):
-        data = b"." + data
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data
 
 
 def _peer_closed(sock: socket.socket | None) -> bool:

@@ -1,7 +1,8 @@
 """What a transport promises the delivery loop, and the Maildir transport.
 
 A transport opens *sessions* (one per worker thread; an SMTP connection, or the outbox folder)
-and a session sends one copy at a time, answering with an ``Attempt``:
+and a session sends one copy at a time (a ``stuffing.Copy``: the message as stored, and as
+SMTP's DATA carries it), answering with an ``Attempt``:
 
 - ``sent``      the server took responsibility for the message (250 after the final ".");
 - ``retry``     a temporary failure (4xx, a connection lost *before* the final "."): safe to
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from digest.deliver.stuffing import Copy
 from digest.errors import DeliveryError
 from digest.status import AttemptStatus
 
@@ -39,7 +41,7 @@ class Attempt:
 
 
 class Session(Protocol):
-    def send(self, sender: str, recipient: str, data: bytes, message_id: str) -> Attempt: ...
+    def send(self, sender: str, recipient: str, copy: Copy, message_id: str) -> Attempt: ...
 
     def close(self) -> None: ...
 
@@ -107,14 +109,14 @@ class MaildirSession:
     def _cur(self, key: str) -> list[Path]:
         return list((self.path / "cur").glob(key + "*"))
 
-    def send(self, sender: str, recipient: str, data: bytes, message_id: str) -> Attempt:
+    def send(self, sender: str, recipient: str, copy: Copy, message_id: str) -> Attempt:
         key = MaildirTransport.key_for(message_id)
         if self._exists(key):
             return Attempt("sent", "already in the outbox")
         tmp = self.path / "tmp" / key
         try:
             with open(tmp, "wb") as f:
-                f.write(data)
+                f.write(copy.data())
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path / "new" / key)

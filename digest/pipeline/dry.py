@@ -16,6 +16,7 @@ import httpx
 from digest.config import Config
 from digest.deliver import Transport, make_transport
 from digest.deliver.message import MessageTemplate, Recipient
+from digest.deliver.stuffing import Copy
 from digest.errors import DeliveryError, NothingCollected
 from digest.period import current_period
 from digest.pipeline.issue import PreparedIssue, prepare_issue
@@ -115,7 +116,8 @@ def send_test_copy(
     data = template.render(Recipient(address, name, token, first))
     session = transport.open()
     try:
-        attempt = session.send(template.sender, address, data, template.message_id(address))
+        message_id = template.message_id(address)
+        attempt = session.send(template.sender, address, Copy.of(data), message_id)
     finally:
         session.close()
     if attempt.status != "sent":

@@ -1,9 +1,15 @@
 """Compile MJML to final email HTML in a child process that may crash without harm.
 
 mjml-python is a native library: a pathological document can kill the process it runs in with
-no Python exception. So the compiler (MJML, then premailer) runs in a separate Python process,
-started once per ``render_digest`` call and fed one JSON line per document. If the child dies,
-hangs or reports an error, the caller gets a ``RenderError`` and carries on.
+no Python exception. So the compiler (MJML, then premailer) runs in a separate Python process
+fed one JSON line per document. If the child dies, hangs or reports an error, the caller gets a
+``RenderError`` and carries on.
+
+One child serves the whole process (``shared_compiler``): started on the first render, reused
+by every later one — ``digest preview``'s re-renders, the clip guard's trimming passes, a
+build, a confirmation mail — and replaced by a fresh one the next time it is asked for after it
+crashed or was stopped for taking too long. Before issue 18 each ``render_digest`` started its
+own child: about 150 ms of a 337 ms render was Python starting and importing premailer.
 
 The child also has no network: sockets are refused and cssutils' URL fetcher (which premailer
 would use for ``@import``, including ``file://``) is replaced by one that refuses, so neither a
@@ -14,6 +20,7 @@ Run as ``python -m digest.mjml_worker``; the parent side is ``Compiler``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -23,7 +30,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
@@ -50,25 +59,19 @@ class Compiled:
 
 
 class Compiler:
-    """One child process for the duration of a ``with`` block; ``compile`` may be called often."""
+    """One child process; ``compile`` may be called often. As a ``with`` block it lives for
+    the block; ``shared_compiler`` keeps one for the whole process instead."""
 
     def __init__(self, argv: tuple[str, ...] | None = None, timeout: float = COMPILE_TIMEOUT):
         # Read at start-up, not import time, so a test can substitute a crashing child.
-        self._argv = argv or WORKER_ARGV
+        self.argv = argv or WORKER_ARGV
         self._timeout = timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
+        self._owner = os.getpid()
 
     def __enter__(self) -> Compiler:
-        # stderr goes to a file, not a pipe: a chatty child can never block on a full pipe.
-        self._stderr = tempfile.TemporaryFile()
-        try:
-            self._proc = subprocess.Popen(
-                self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
-            )
-        except OSError as e:
-            raise RenderError(f"could not start the MJML compiler ({e})") from e
-        return self
+        return self.start()
 
     def __exit__(
         self,
@@ -76,7 +79,31 @@ class Compiler:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def start(self) -> Compiler:
+        # stderr goes to a file, not a pipe: a chatty child can never block on a full pipe.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        try:
+            self._proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr
+            )
+        except OSError as e:
+            self._stderr.close()
+            raise RenderError(f"could not start the MJML compiler ({e})") from e
+        return self
+
+    def usable(self) -> bool:
+        """Still running, started by this process, and for the current ``WORKER_ARGV``."""
         proc = self._proc
+        return (
+            proc is not None and proc.poll() is None and self._owner == os.getpid()
+            and self.argv == WORKER_ARGV
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """End the child: its input closed, it exits; killed if it has not within 5 s."""
+        proc, self._proc = self._proc, None
         if proc is not None:
             if proc.stdin and not proc.stdin.closed:
                 with contextlib.suppress(OSError):  # the child may already be gone
@@ -90,6 +117,7 @@ class Compiler:
                 proc.stdout.close()
         if self._stderr is not None:
             self._stderr.close()
+            self._stderr = None
 
     @property
     def pid(self) -> int:
@@ -167,6 +195,40 @@ class Compiler:
         )
 
 
+_shared: Compiler | None = None
+_shared_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def shared_compiler() -> Iterator[Compiler]:
+    """This process's render worker, for one render (held alone for the block's length).
+
+    Started on first use and kept; replaced when it is no longer ``usable`` — it crashed, was
+    stopped after ``COMPILE_TIMEOUT``, was started before a fork, or a test changed
+    ``WORKER_ARGV``. A crash is still one ``RenderError`` for the render it happened in; the
+    next render gets a fresh child. Closed when the process exits.
+    """
+    global _shared
+    with _shared_lock:
+        worker = _shared
+        if worker is None or not worker.usable():
+            if worker is not None and worker._owner == os.getpid():
+                worker.close()
+            worker = _shared = Compiler().start()
+        yield worker
+
+
+def _close_shared() -> None:
+    global _shared
+    with _shared_lock:
+        worker, _shared = _shared, None
+        if worker is not None and worker._owner == os.getpid():
+            worker.close()
+
+
+atexit.register(_close_shared)
+
+
 # ---------------------------------------------------------------------------------------------
 # The child
 # ---------------------------------------------------------------------------------------------
@@ -189,8 +251,19 @@ def _forbid_network() -> None:
     cssutils.util._defaultFetcher = _refuse
 
 
-def compile_document(mjml_text: str, inline_css: str) -> dict[str, Any]:
-    """MJML → HTML → premailer, configured so nothing is fetched, dropped or stripped."""
+def compile_document(
+    mjml_text: str, inline_css: str, *, align_floating_images: bool = False
+) -> dict[str, Any]:
+    """MJML → HTML → premailer, configured so nothing is fetched, dropped or stripped.
+
+    ``align_floating_images`` is premailer's pass that parses the style of every ``<img>``
+    again with cssutils to copy a ``float`` into an ``align`` attribute (for Outlook): 75–80 %
+    of premailer's time on our issues, where no image floats (the bundled templates' ``<img>``
+    styles say ``display:block``, MJML's own say ``border:0;display:block;…``). So it runs only
+    when the word "float" is in the document or the CSS to inline (``_floats``);
+    ``tests/render/test_premailer.py`` checks the output is the same as with the pass always
+    on, for the golden issues and for a template whose images do float.
+    """
     import logging
 
     import mjml
@@ -217,6 +290,7 @@ def compile_document(mjml_text: str, inline_css: str) -> dict[str, Any]:
         disable_validation=True,
         disable_link_rewrites=True,
         exclude_pseudoclasses=True,
+        align_floating_images=align_floating_images or _floats(html, inline_css),
         cssutils_logging_level=logging.CRITICAL,
     )
     html = inliner.transform(pretty_print=False)
@@ -225,6 +299,13 @@ def compile_document(mjml_text: str, inline_css: str) -> dict[str, Any]:
         html = f"{_DOCTYPE}\n{html}"
     done = time.perf_counter()
     return {"html": html, "mjml_seconds": compiled - started, "premailer_seconds": done - compiled}
+
+
+def _floats(html: str, inline_css: str) -> bool:
+    """Could an image end up with a ``float`` style? Only if the word is in MJML's output (a
+    template's own ``style=``) or in the CSS premailer inlines: nothing else reaches a style
+    attribute (MJML's own ``<style>`` blocks are left alone, ``data-premailer="ignore"``)."""
+    return "float" in html.lower() or "float" in inline_css.lower()
 
 
 def main() -> None:

@@ -21,11 +21,9 @@ import dataclasses
 import html as html_lib
 import math
 import re
-import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -41,7 +39,8 @@ from digest.render.cards import MAX_OVERVIEW as MAX_OVERVIEW
 from digest.render.cards import MAX_TITLE as MAX_TITLE
 from digest.render.cards import card
 from digest.render.cards import clean as clean
-from digest.render.compiler import Compiler
+from digest.render.compiler import Compiler, shared_compiler
+from digest.render.environment import environment, line_template, render_template
 from digest.render.labels import MONTHS, period_label
 from digest.render.lint import lint
 from digest.render.note import Note
@@ -106,67 +105,9 @@ def _context(
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_html_template(name: str | None) -> bool:
-    # select_autoescape() only knows .html/.xml; MJML templates need escaping just as much.
-    return name is None or not name.endswith((".txt.j2", ".txt"))
-
-
-def _wrap(text: str, width: int = 72, indent: str = "", hanging: str | None = None) -> str:
-    """``text`` filled to ``width``; every line starts with ``indent``, the lines after the
-    first with ``hanging`` when given (a list item's continuation)."""
-    return textwrap.fill(
-        text,
-        width=width,
-        initial_indent=indent,
-        subsequent_indent=indent if hanging is None else hanging,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
-
-
-def environment(config: Config) -> SandboxedEnvironment:
-    """Templates from the publication's folder first, then the bundled ones."""
-    env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader([str(p) for p in config.template_dirs]),
-        autoescape=_is_html_template,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["wrap"] = _wrap
-    return env
-
-
-def _text_environment() -> SandboxedEnvironment:
-    """For the subject and preheader strings from config: plain text, never HTML-escaped."""
-    return SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
-
-
-def _render_template(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+def _oneline_template(source: str, key: str, context: Mapping[str, Any]) -> str:
     try:
-        return env.get_template(name).render(context)
-    except jinja2.TemplateNotFound as e:
-        where = ", ".join(str(p) for p in env.loader.searchpath) if env.loader else "?"  # type: ignore[attr-defined]
-        raise RenderError(f"template {e.name} not found in {where}") from e
-    except jinja2.TemplateSyntaxError as e:
-        raise RenderError(
-            f"{e.filename or name}:{e.lineno}: template syntax error: {e.message}"
-        ) from e
-    except jinja2.TemplateError as e:
-        raise RenderError(f"{name}: {e}; check the template against the README's variables") from e
-    except (UnicodeDecodeError, RecursionError, ArithmeticError, LookupError, TypeError,
-            ValueError, AttributeError) as e:  # fmt: skip
-        # An operator's own template can fail in plain Python: 1/0, "a" + 1, a file that is
-        # not UTF-8, a macro that calls itself. Still a problem they can fix, not a bug.
-        raise RenderError(
-            f"{name}: {type(e).__name__}: {e}; fix the template (templates are read as UTF-8)"
-        ) from e
-
-
-def _one_line_template(source: str, key: str, context: Mapping[str, Any]) -> str:
-    try:
-        rendered = _text_environment().from_string(source).render(context)
+        rendered = line_template(source).render(context)
     except jinja2.TemplateError as e:
         raise RenderError(f"config newsletter.{key}: {e}; fix the template in config.yaml") from e
     except (RecursionError, ArithmeticError, LookupError, TypeError, ValueError,
@@ -193,19 +134,19 @@ def _render_once(
 ) -> tuple[str, str, str, str]:
     """(subject, preheader, html, text) for the reviews in ``context`` (``_context``)."""
     started = time.perf_counter()
-    subject = _one_line_template(config.newsletter.subject, "subject", context) or clean(
+    subject = _oneline_template(config.newsletter.subject, "subject", context) or clean(
         config.newsletter.title
     )
-    preheader = _one_line_template(config.newsletter.preheader, "preheader", context)
+    preheader = _oneline_template(config.newsletter.preheader, "preheader", context)
     context.update(subject=subject, preheader=preheader)
     stem = "digest" if context["reviews"] else "quiet"
-    mjml = _render_template(env, f"{stem}.mjml.j2", context)
+    mjml = render_template(env, f"{stem}.mjml.j2", context)
     inline_css = "\n".join(_INLINE_STYLE.findall(mjml))
     mjml = _INLINE_STYLE.sub("", mjml)
     jinja_done = time.perf_counter()
     compiled = compiler.compile(mjml, inline_css)
     text_started = time.perf_counter()
-    text = _render_template(env, f"{stem}.txt.j2", context)
+    text = render_template(env, f"{stem}.txt.j2", context)
     text = "\n".join(line.rstrip() for line in _CONTROL.sub("", text).splitlines()).strip() + "\n"
     done = time.perf_counter()
     for stage, seconds in (
@@ -281,7 +222,7 @@ def render_digest(
     pick = pick_of(reviews)
     included = [pick, *(r for r in reviews if r is not pick)] if pick else list(reviews)
     env = environment(config)
-    with Compiler() as compiler:
+    with shared_compiler() as compiler:
         context = _context(config, label_period, included, markers, 0, now, note)
         subject, preheader, html, text = _render_once(config, context, env, compiler, timings)
         tries = [(len(included), html_part_size(html, markers, base))]
@@ -354,11 +295,4 @@ def empty_period_message(period: Period) -> str:
     return (
         f"no new reviews for {period.key}; nothing to send "
         "(set newsletter.quiet_week: true to send a short note instead)"
-    )
-
-
-def template_files(config: Config) -> list[Path]:
-    """Every file a render may read, for the preview's change detection."""
-    return sorted(
-        p for d in config.template_dirs if d.is_dir() for p in d.rglob("*") if p.is_file()
     )

@@ -19,8 +19,9 @@ from datetime import timedelta
 from typing import Any
 
 from digest.config import Config
-from digest.render.compiler import Compiler
-from digest.render.compose import _render_template, clean, environment
+from digest.render.compiler import shared_compiler
+from digest.render.compose import clean
+from digest.render.environment import environment, render_template
 
 _INLINE_STYLE = re.compile(r'<mj-style\s+inline="inline"\s*>(.*?)</mj-style>', re.S | re.I)
 
@@ -88,9 +89,9 @@ def _render(
         **extra,
     }
     env = environment(config)
-    mjml = _render_template(env, f"{template}.mjml.j2", context)
+    mjml = render_template(env, f"{template}.mjml.j2", context)
     inline_css = "\n".join(_INLINE_STYLE.findall(mjml))
-    with Compiler() as compiler:
+    with shared_compiler() as compiler:
         compiled = compiler.compile(_INLINE_STYLE.sub("", mjml), inline_css)
-    text = _render_template(env, f"{template}.txt.j2", context).strip() + "\n"
+    text = render_template(env, f"{template}.txt.j2", context).strip() + "\n"
     return NoticeMail(subject, compiled.html, text, markers)

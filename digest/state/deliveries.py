@@ -161,23 +161,27 @@ def subscriber_status(conn: sqlite3.Connection, subscriber_id: int) -> str:
 def record_outcomes(
     conn: sqlite3.Connection, key: str, outcomes: Iterable[Outcome], *, path: Path | str
 ) -> None:
-    """Record what happened to each copy, in one transaction."""
+    """Record what happened to each copy, in one transaction.
+
+    The delivery loop calls it with a batch of outcomes (``deliver.loop.COMMIT_EVERY``, or
+    what came back within ``COMMIT_AFTER`` seconds): one commit for the batch, not one per
+    copy. Until it commits, those rows stay ``sending`` — the documented crash window.
+    """
     at = stamp()
+    batch = list(outcomes)
     with transaction(conn, path):
-        for o in outcomes:
-            conn.execute(
-                """UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?,
-                       message_id = CASE WHEN ? != '' THEN ? ELSE message_id END
-                   WHERE issue_id = ? AND subscriber_id = ?""",
-                (o.status, o.reason[:500], at, o.message_id, o.message_id, key,
-                 o.subscriber_id),
-            )  # fmt: skip
-            if o.bounced:
-                conn.execute(
-                    """UPDATE subscribers SET status = 'bounced', updated_at = ?
-                       WHERE id = ? AND status = 'active'""",
-                    (at, o.subscriber_id),
-                )
+        conn.executemany(
+            """UPDATE deliveries SET status = ?, last_error = ?, updated_at = ?,
+                   message_id = CASE WHEN ? != '' THEN ? ELSE message_id END
+               WHERE issue_id = ? AND subscriber_id = ?""",
+            [(o.status, o.reason[:500], at, o.message_id, o.message_id, key, o.subscriber_id)
+             for o in batch],
+        )  # fmt: skip
+        conn.executemany(
+            """UPDATE subscribers SET status = 'bounced', updated_at = ?
+               WHERE id = ? AND status = 'active'""",
+            [(at, o.subscriber_id) for o in batch if o.bounced],
+        )
 
 
 def counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:

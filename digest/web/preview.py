@@ -45,8 +45,8 @@ from digest.render.compose import (
     neutral_text,
     neutral_unsubscribe_url,
     neutralise,
-    template_files,
 )
+from digest.render.environment import template_files
 from digest.render.proof import with_banner
 
 #: Seconds before network sources (feeds, WordPress) are fetched again.

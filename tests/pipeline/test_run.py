@@ -25,6 +25,7 @@ from support.smtp import (
 from digest.cli import cli
 from digest.config import Config, load_config
 from digest.deliver import MaildirTransport
+from digest.deliver.stuffing import Copy
 from digest.deliver.transport import Attempt, MaildirSession
 from digest.errors import DeliveryError, StateError
 from digest.pipeline.run import run_once
@@ -156,7 +157,7 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
     )
     session = MaildirTransport(config.outbox).open()
     for c in claimed:
-        data = t.render(Recipient(c.email, c.name, c.token))
+        data = t.render_copy(Recipient(c.email, c.name, c.token))
         session.send(t.sender, c.email, data, t.message_id(c.email))
     deliveries.record_outcomes(
         conn, "2026-W48", [deliveries.Outcome(first["subscriber_id"], "sent")], path=config.state
@@ -188,7 +189,7 @@ class _Hooked(MaildirTransport):
         outer = self
 
         class Session(MaildirSession):
-            def send(self, sender: str, recipient: str, data: bytes, message_id: str) -> Attempt:
+            def send(self, sender: str, recipient: str, data: Copy, message_id: str) -> Attempt:
                 attempt = super().send(sender, recipient, data, message_id)
                 outer.count += 1
                 outer.after(outer.count)  # type: ignore[operator]

@@ -27,6 +27,7 @@ from support.scheduling import add_subscribers, query, write_config, write_revie
 from support.smtp import Sink
 
 from digest.config import Config
+from digest.deliver.loop import crash_window
 from digest.schedule.tick import tick
 
 pytestmark = pytest.mark.slow
@@ -115,7 +116,10 @@ def test_kill_9_in_the_middle_of_an_issue_then_restart_resumes_without_duplicate
         # Message-ID (the one in flight when the process died), so receivers fold it.
         assert all(len(v) == 1 for v in ids.values())
         repeats = [rcpt for rcpt, n in copies_per_reader(sink).items() if n > 1]
-        assert len(repeats) <= 1  # at most the single copy in flight on the one connection
+        # At most the copies claimed and not yet committed (the crash window; with a rate of
+        # 5/s and commits every COMMIT_AFTER seconds, a few); tests/deliver/test_kill.py
+        # checks the bound against a list far bigger than the window.
+        assert len(repeats) <= crash_window(1)
     statuses = Counter(r["status"] for r in query(config, "SELECT status FROM deliveries"))
     assert statuses == {"sent": len(emails)}
     assert query(config, "SELECT status FROM issues")[0]["status"] == "done"

@@ -35,6 +35,7 @@ from support.smtp import (
 )
 
 from digest.config import Config, load_config
+from digest.deliver.loop import crash_window
 from digest.errors import StateError
 from digest.pipeline.run import Plan, run_once
 from digest.state import db
@@ -262,7 +263,9 @@ def test_a_lock_taken_mid_send_stops_the_send_with_nothing_unrecorded(
 ) -> None:
     config = _config(tmp_path)
     write_reviews(tmp_path / "reviews", 2)
-    emails = add_subscribers(config, 30)
+    # More than the rows one claim takes (the crash window), so the send must claim again
+    # after its first batch of outcomes is committed — with the lock held by then.
+    emails = add_subscribers(config, 2 * crash_window(1))
     holder = LockHolder(config.state)
 
     def progress(done: int, total: int) -> None:  # after each batch of outcomes is recorded
