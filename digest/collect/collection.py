@@ -9,7 +9,6 @@ that is ``digest.select``.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from digest.config import Config, SourceConfig, usable
 from digest.errors import ConfigError, DigestError, SourceError
 from digest.models import Problem, Review, Skipped
 from digest.state import db
+from digest.state.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def collect(
     since: datetime | None = None,
     until: datetime | None = None,
     client: httpx.Client | None = None,
-    conn: sqlite3.Connection | None = None,
+    conn: Connection | None = None,
 ) -> Collection:
     """Run every source in ``config.sources`` and gather the results, in config order.
 
@@ -116,7 +116,7 @@ _Outcome = tuple[SourceHealth, SourceResult | None]
 
 
 def _collect_all(
-    config: Config, window: _Window, *, client: httpx.Client, conn: sqlite3.Connection | None
+    config: Config, window: _Window, *, client: httpx.Client, conn: Connection | None
 ) -> Collection:
     def run(entry: SourceConfig) -> _Outcome:
         own = db.open_for(config) if conn is not None and entry.type != "folder" else None
@@ -153,7 +153,7 @@ def _collect_one(
     window: _Window,
     *,
     client: httpx.Client,
-    conn: sqlite3.Connection | None,
+    conn: Connection | None,
 ) -> _Outcome:
     """One source's reviews, or its failure as a ``SourceHealth`` with ``error`` set."""
     label = entry.label

@@ -16,17 +16,16 @@ recorded, claimed-but-unsent rows go back to ``pending``, and the loop returns.
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from digest.deliver.message import MessageTemplate, Recipient
 from digest.deliver.transport import Attempt, Session, Transport
 from digest.errors import ConnectFailed, DeliveryError, DigestError, RecipientError
 from digest.state import db, deliveries
+from digest.state.db import Connection
 from digest.state.deliveries import Claimed, Outcome
 from digest.status import DELIVERY_ORDER, DeliveryStatus
 
@@ -72,7 +71,7 @@ class _Worker(threading.Thread):
         *,
         transport: Transport,
         template: MessageTemplate,
-        state: Path,
+        state: db.Target,
         jobs: queue.Queue[Claimed | None],
         results: queue.Queue[Outcome],
         stop: threading.Event,
@@ -126,7 +125,7 @@ class _Worker(threading.Thread):
             self.session.close()
             self.session = None
 
-    def _deliver(self, conn: sqlite3.Connection, job: Claimed) -> Outcome:
+    def _deliver(self, conn: Connection, job: Claimed) -> Outcome:
         standing = deliveries.subscriber_status(conn, job.subscriber_id)
         if standing != "active":
             return Outcome(job.subscriber_id, "skipped", f"subscriber is {standing}")
@@ -153,9 +152,9 @@ class _Worker(threading.Thread):
 
 
 def deliver(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
-    state: Path,
+    state: db.Target,
     key: str,
     template: MessageTemplate,
     transport: Transport,
@@ -200,9 +199,9 @@ class _Run:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         *,
-        state: Path,
+        state: db.Target,
         key: str,
         transport: Transport,
         stop: threading.Event,

@@ -16,7 +16,6 @@ are the second guard.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from digest.models import Period, Problem
 from digest.period import current_period
 from digest.pipeline.issue import prepare_issue
 from digest.state import db, deliveries, ledger, runs, subscribers
+from digest.state.db import Connection
 from digest.state.ledger import StoredIssue
 from digest.state.locks import send_lock
 from digest.status import RunOutcome, RunTrigger
@@ -154,7 +154,7 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _stored_period(conn: sqlite3.Connection, key: str) -> Period:
+def _stored_period(conn: Connection, key: str) -> Period:
     period = ledger.stored_period(conn, key)
     if period is None:
         known = ", ".join(ledger.issue_keys(conn))
@@ -164,7 +164,7 @@ def _stored_period(conn: sqlite3.Connection, key: str) -> Period:
     return period
 
 
-def _locked_run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) -> RunResult:
+def _locked_run(config: Config, conn: Connection, period: Period, job: _Job) -> RunResult:
     try:
         with send_lock(config):
             return _run(config, conn, period, job)
@@ -177,7 +177,7 @@ def _locked_run(config: Config, conn: sqlite3.Connection, period: Period, job: _
         )
 
 
-def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) -> RunResult:
+def _run(config: Config, conn: Connection, period: Period, job: _Job) -> RunResult:
     key = period.key
     if job.resend_unknown:
         deliveries.reopen_unknown(conn, key, path=config.state)
@@ -231,7 +231,7 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
 
 def _send(
     config: Config,
-    conn: sqlite3.Connection,
+    conn: Connection,
     issue: StoredIssue,
     transport: Transport,
     signer: DkimSigner | None,

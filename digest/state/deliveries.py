@@ -15,12 +15,11 @@ Message-ID — never lost.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-from digest.state.db import stamp, transaction
+from digest.state.db import Connection, Where, is_postgres, stamp, transaction
 from digest.status import DELIVERY_ORDER, DeliveryStatus
 
 
@@ -45,18 +44,20 @@ class Outcome:
     bounced: bool = False
 
 
-def tune_for_sending(conn: sqlite3.Connection) -> None:
-    """One ``fsync`` fewer per ledger write; see the module docstring for why that is safe."""
-    conn.execute("PRAGMA synchronous = NORMAL")
+def tune_for_sending(conn: Connection) -> None:
+    """One ``fsync`` fewer per ledger write; see the module docstring for why that is safe.
+    (PostgreSQL keeps its own ``synchronous_commit``: the server's durability is its admin's.)"""
+    if not is_postgres(conn):
+        conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def active_count(conn: sqlite3.Connection) -> int:
+def active_count(conn: Connection) -> int:
     return int(
         conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
     )
 
 
-def prepare_resume(conn: sqlite3.Connection, key: str, *, path: Path | str) -> int:
+def prepare_resume(conn: Connection, key: str, *, path: Where) -> int:
     """Make an issue's leftover rows sendable again; call only while holding the send lock.
 
     ``deferred`` rows get their next try. ``sending`` rows were left by a sender that died
@@ -79,7 +80,7 @@ def prepare_resume(conn: sqlite3.Connection, key: str, *, path: Path | str) -> i
     return interrupted
 
 
-def reopen_unknown(conn: sqlite3.Connection, key: str, *, path: Path | str) -> int:
+def reopen_unknown(conn: Connection, key: str, *, path: Where) -> int:
     """On request only: make ``unknown`` copies pending again (same Message-ID on re-send)."""
     with transaction(conn, path):
         cur = conn.execute(
@@ -96,7 +97,7 @@ def reopen_unknown(conn: sqlite3.Connection, key: str, *, path: Path | str) -> i
 
 
 def claim(
-    conn: sqlite3.Connection, key: str, limit: int, *, path: Path | str
+    conn: Connection, key: str, limit: int, *, path: Where
 ) -> tuple[list[Claimed], list[Outcome]]:
     """Claim up to ``limit`` pending rows (→ ``sending``) for this sender.
 
@@ -141,14 +142,14 @@ def claim(
     return claimed, skipped
 
 
-def subscriber_status(conn: sqlite3.Connection, subscriber_id: int) -> str:
+def subscriber_status(conn: Connection, subscriber_id: int) -> str:
     """The subscriber's status right now (checked just before each message leaves)."""
     row = conn.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
     return str(row[0]) if row else "removed"
 
 
 def record_outcomes(
-    conn: sqlite3.Connection, key: str, outcomes: Iterable[Outcome], *, path: Path | str
+    conn: Connection, key: str, outcomes: Iterable[Outcome], *, path: Where
 ) -> None:
     """Record what happened to each copy, in one transaction."""
     at = stamp()
@@ -169,7 +170,7 @@ def record_outcomes(
                 )
 
 
-def counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
+def counts(conn: Connection, key: str) -> dict[str, int]:
     found: dict[str, int] = dict.fromkeys(DELIVERY_ORDER, 0)
     for row in conn.execute(
         "SELECT status, count(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (key,)
@@ -178,7 +179,7 @@ def counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
     return found
 
 
-def recipients(conn: sqlite3.Connection, key: str | None) -> Iterable[sqlite3.Row]:
+def recipients(conn: Connection, key: str | None) -> Iterable[Any]:
     """Who a send would reach: the issue's unsent rows, or every active subscriber if no issue.
 
     Streams from SQLite, for ``digest send --dry-run``.
