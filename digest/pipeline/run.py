@@ -9,8 +9,13 @@ transaction (fail closed: if that write fails, nothing is sent and the ``StateEr
 file), and only then does the first message leave.
 
 The send lock (``state.locks.send_lock``, an ``flock`` the kernel drops if the process dies)
-keeps a second sender off the ledger while one is at work; the atomic row claims in ``ledger``
-are the second guard.
+keeps a second sender off a SQLite ledger while one is at work; the atomic row claims in
+``state.deliveries`` are the second guard.
+
+On PostgreSQL any number of processes, on any number of hosts, share the period's issue: each
+holds ``locks.preparing`` only while it decides what the issue is and records it (so exactly one
+of them prepares and records a new issue; the others wait, then find it ``sending``), and then
+they all send it, each claiming rows with ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from digest.errors import DeliveryError, DigestError, SendBusy
 from digest.models import Period, Problem
 from digest.period import current_period
 from digest.pipeline.issue import prepare_issue
-from digest.state import db, deliveries, ledger, runs, subscribers
+from digest.state import db, deliveries, ledger, locks, runs, subscribers
 from digest.state.db import Connection
 from digest.state.ledger import StoredIssue
 from digest.state.locks import send_lock
@@ -165,9 +170,15 @@ def _stored_period(conn: Connection, key: str) -> Period:
 
 
 def _locked_run(config: Config, conn: Connection, period: Period, job: _Job) -> RunResult:
+    if db.is_postgres(conn):
+        with locks.sharing(conn):
+            with locks.preparing(conn):
+                ready = _ready(config, conn, period, job)
+            return ready if isinstance(ready, RunResult) else _send(config, conn, *ready, job)
     try:
         with send_lock(config):
-            return _run(config, conn, period, job)
+            ready = _ready(config, conn, period, job)
+            return ready if isinstance(ready, RunResult) else _send(config, conn, *ready, job)
     except SendBusy:
         return RunResult(
             period.key,
@@ -177,7 +188,13 @@ def _locked_run(config: Config, conn: Connection, period: Period, job: _Job) -> 
         )
 
 
-def _run(config: Config, conn: Connection, period: Period, job: _Job) -> RunResult:
+#: An issue ready to go: what ``_send`` needs besides the config, the connection and the job.
+_Ready = tuple[StoredIssue, Transport, "DkimSigner | None", tuple[Problem, ...], tuple[str, ...]]
+
+
+def _ready(config: Config, conn: Connection, period: Period, job: _Job) -> RunResult | _Ready:
+    """Decide what this run does, recording a new issue if it is the one to make: a finished
+    ``RunResult`` when there is nothing to send, else the issue ready for ``_send``."""
     key = period.key
     if job.resend_unknown:
         deliveries.reopen_unknown(conn, key, path=config.state)
@@ -226,7 +243,7 @@ def _run(config: Config, conn: Connection, period: Period, job: _Job) -> RunResu
         plan = Plan(key, stored.subject, stored.review_count, remaining, True, transport.describe())
         if job.confirm is not None and not job.confirm(plan):
             return RunResult(key, "cancelled", "cancelled; nothing was sent")
-    return _send(config, conn, stored, transport, signer, job, problems, plan.warnings)
+    return stored, transport, signer, problems, plan.warnings
 
 
 def _send(
@@ -235,9 +252,9 @@ def _send(
     issue: StoredIssue,
     transport: Transport,
     signer: DkimSigner | None,
-    job: _Job,
     problems: tuple[Problem, ...],
     warnings: tuple[str, ...],
+    job: _Job,
 ) -> RunResult:
     key = issue.key
     report = deliver(

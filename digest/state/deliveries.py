@@ -11,6 +11,15 @@ process being killed (the data is in the WAL, in the OS page cache) and skips on
 message. A power cut may roll back the last moments of the ledger; a rolled-back row only ever
 moves *backwards* (``sent`` → ``sending`` → ``pending``), so it is sent again with the same
 Message-ID — never lost.
+
+**On PostgreSQL several senders share one issue** (on one host or several). A claim is one
+statement: ``SELECT … FOR UPDATE SKIP LOCKED`` picks pending rows no other sender is claiming at
+that instant, and the same statement marks them ``sending`` with ``claimed_by`` — the claiming
+server session (``pg.PgConnection.session``). A ``sending`` row goes back to ``pending`` only
+once that session is gone from ``pg_stat_activity``, i.e. its sender died (or lost the
+database): so a live sender's copies in flight are never taken from it, and a dead one's are
+sent again, with the same Message-ID, by whichever sender finds them — at the start of a send
+(``prepare_resume``) or when no pending row is left (``claim``).
 """
 
 from __future__ import annotations
@@ -63,21 +72,36 @@ def prepare_resume(conn: Connection, key: str, *, path: Where) -> int:
     ``deferred`` rows get their next try. ``sending`` rows were left by a sender that died
     between claiming and recording: whether that copy left is unknowable, so it goes again with
     the same Message-ID (receivers, and our sink in the tests, treat equal Message-IDs as one
-    message). Returns how many rows were left ``sending``.
+    message). Returns how many rows were left ``sending``. On PostgreSQL only rows whose
+    claiming session is gone count (see the module docstring): other senders may be at work.
     """
     with transaction(conn, path):
-        cur = conn.execute(
-            """UPDATE deliveries SET status = 'pending',
-                   last_error = 'interrupted; sent again with the same Message-ID'
-               WHERE issue_id = ? AND status = 'sending'""",
-            (key,),
-        )
-        interrupted = cur.rowcount
+        interrupted = _release_orphans(conn, key)
         conn.execute(
             "UPDATE deliveries SET status = 'pending' WHERE issue_id = ? AND status = 'deferred'",
             (key,),
         )
     return interrupted
+
+
+_ORPHANED = """UPDATE deliveries SET status = 'pending', claimed_by = '',
+        last_error = 'interrupted; sent again with the same Message-ID'
+    WHERE issue_id = ? AND status = 'sending' AND claimed_by NOT IN (
+        SELECT pid || ':' || extract(epoch FROM backend_start) FROM pg_stat_activity
+        WHERE backend_start IS NOT NULL)"""
+
+
+def _release_orphans(conn: Connection, key: str) -> int:
+    """``sending`` rows whose sender is gone → ``pending`` (inside the caller's transaction)."""
+    if is_postgres(conn):
+        return int(conn.execute(_ORPHANED, (key,)).rowcount)
+    cur = conn.execute(
+        """UPDATE deliveries SET status = 'pending',
+               last_error = 'interrupted; sent again with the same Message-ID'
+           WHERE issue_id = ? AND status = 'sending'""",
+        (key,),
+    )
+    return int(cur.rowcount)
 
 
 def reopen_unknown(conn: Connection, key: str, *, path: Where) -> int:
@@ -104,6 +128,8 @@ def claim(
     Rows whose subscriber is no longer active (unsubscribed or bounced since the issue started)
     are marked ``skipped`` instead and returned as outcomes.
     """
+    if is_postgres(conn):
+        return _claim_shared(conn, key, limit, path=path)
     claimed: list[Claimed] = []
     skipped: list[Outcome] = []
     at = stamp()
@@ -139,6 +165,45 @@ def claim(
                 skipped.append(
                     Outcome(row["subscriber_id"], "skipped", f"subscriber is {row['status']}")
                 )
+    return claimed, skipped
+
+
+_CLAIM = """WITH picked AS (
+        SELECT subscriber_id FROM deliveries WHERE issue_id = ? AND status = 'pending'
+        ORDER BY subscriber_id LIMIT ? FOR UPDATE SKIP LOCKED)
+    UPDATE deliveries d SET
+        status = CASE WHEN s.status = 'active' THEN 'sending' ELSE 'skipped' END,
+        attempts = d.attempts + CASE WHEN s.status = 'active' THEN 1 ELSE 0 END,
+        last_error = CASE WHEN s.status = 'active' THEN '' ELSE 'subscriber is ' || s.status END,
+        updated_at = ?, claimed_by = ?
+    FROM picked, subscribers s
+    WHERE d.issue_id = ? AND d.subscriber_id = picked.subscriber_id AND s.id = d.subscriber_id
+    RETURNING d.subscriber_id, s.email, s.name, s.token, s.status"""
+
+
+def _claim_shared(
+    conn: Connection, key: str, limit: int, *, path: Where
+) -> tuple[list[Claimed], list[Outcome]]:
+    """PostgreSQL's claim, shared by any number of senders (see the module docstring): one
+    statement, committed on its own. When no pending row is left, rows a dead sender had
+    claimed are released first and claimed in their turn."""
+    args = (key, limit, stamp(), getattr(conn, "session", ""), key)
+    rows = conn.execute(_CLAIM, args).fetchall()
+    if not rows:
+        with transaction(conn, path):
+            released = _release_orphans(conn, key)
+        if released:
+            rows = conn.execute(_CLAIM, args).fetchall()
+    claimed = [
+        Claimed(r["subscriber_id"], r["email"], r["name"], r["token"])
+        for r in rows
+        if r["status"] == "active"
+    ]
+    skipped = [
+        Outcome(r["subscriber_id"], "skipped", f"subscriber is {r['status']}")
+        for r in rows
+        if r["status"] != "active"
+    ]
     return claimed, skipped
 
 

@@ -183,9 +183,9 @@ def sharing(conn: db.Connection) -> Iterator[None]:
         _unlock(conn, SENDING, shared=True)
 
 
-_HOLDING = (  # noqa: S608 (constants only)
+_HOLDING = (
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-    f"AND classid = {NAMESPACE} AND objid = {LEADER} AND pid = pg_backend_pid()"
+    "AND pid = pg_backend_pid() AND classid::bigint = ? AND objid::bigint = ?"
 )
 
 
@@ -197,7 +197,7 @@ class Leadership:
 
     def check(self) -> None:
         """``StateError`` once the session (and with it the leadership) is lost."""
-        row = self.conn.execute(_HOLDING).fetchone()
+        row = self.conn.execute(_HOLDING, (NAMESPACE, LEADER)).fetchone()
         if not row[0]:
             raise StateError(self.conn.target.shown, "the scheduler lost its leadership")
 

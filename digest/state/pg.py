@@ -20,6 +20,7 @@ this session, so a host that vanishes without closing its connection is noticed 
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -124,6 +125,12 @@ class PgConnection:
 
     def close(self) -> None:
         self.raw.close()
+
+    def __del__(self) -> None:
+        # Like sqlite3: a connection nobody closed is closed when it is dropped (psycopg
+        # would otherwise warn about it), and the server ends its session.
+        with suppress(Exception):
+            self.raw.close()
 
 
 def connect(target: PostgresState) -> PgConnection:

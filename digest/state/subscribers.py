@@ -84,8 +84,10 @@ def add(
                VALUES (?, ?, ?, 'active', ?, ?, ?)
                ON CONFLICT (email) DO UPDATE SET
                    status = 'active',
-                   name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
-                   extra = CASE WHEN excluded.extra != '{}' THEN excluded.extra ELSE extra END,
+                   name = CASE WHEN excluded.name != '' THEN excluded.name
+                               ELSE subscribers.name END,
+                   extra = CASE WHEN excluded.extra != '{}' THEN excluded.extra
+                                ELSE subscribers.extra END,
                    updated_at = excluded.updated_at""",
             (
                 email,

@@ -1,4 +1,5 @@
-"""run_once end to end into the Maildir outbox: one issue per period, one copy per subscriber."""
+"""run_once end to end into the Maildir outbox: one issue per period, one copy per subscriber.
+The tests taking ``state_value`` run on both backends (a SQLite file, a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def _to(data: bytes) -> str:
     return data.split(b"\r\nTo: ", 1)[0] and data.split(b"To: ", 1)[1].split(b"\r\n")[0].decode()
 
 
-def test_a_run_collects_renders_records_and_sends_once(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_a_run_collects_renders_records_and_sends_once(tmp_path: Path, state_value: str) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 4)
     result = run_once(config, now=NOW)
     assert (result.outcome, result.sent, result.reviews) == ("sent", 4, 3)
@@ -70,8 +71,8 @@ def test_a_run_collects_renders_records_and_sends_once(tmp_path: Path) -> None:
     ]
 
 
-def test_an_empty_week_is_recorded_and_sends_nothing(tmp_path: Path) -> None:
-    config = _config(tmp_path, reviews=0)
+def test_an_empty_week_is_recorded_and_sends_nothing(tmp_path: Path, state_value: str) -> None:
+    config = _config(tmp_path, reviews=0, state=state_value)
     add_subscribers(config, 2)
     result = run_once(config, now=NOW)
     assert result.outcome == "empty" and "no new reviews" in result.message
@@ -131,8 +132,10 @@ def test_an_unreadable_state_file_fails_closed_naming_it(tmp_path: Path) -> None
     assert _outbox(config) == []
 
 
-def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_a_started_issue_resumes_from_the_stored_rendering(
+    tmp_path: Path, state_value: str
+) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 5)
     r = rendered_digest(config, subject="Stored subject, not re-rendered")
     record(config, r)
@@ -141,7 +144,6 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
     first, second = conn.execute(
         "SELECT subscriber_id, email FROM deliveries ORDER BY subscriber_id LIMIT 2"
     ).fetchall()
-    claimed, _ = deliveries.claim(conn, "2026-W48", 2, path=config.state)
     from digest.deliver.message import MessageTemplate, Recipient
 
     t = MessageTemplate(
@@ -155,6 +157,8 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
         nonce=_stored_nonce(conn),  # the issue's own, as the crashed sender had it
     )
     session = MaildirTransport(config.outbox).open()
+    crashed = db.connect(config.state)  # the sender that dies: its session claimed the rows
+    claimed, _ = deliveries.claim(crashed, "2026-W48", 2, path=config.state)
     for c in claimed:
         data = t.render(Recipient(c.email, c.name, c.token))
         session.send(t.sender, c.email, data, t.message_id(c.email))
@@ -162,6 +166,7 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
         conn, "2026-W48", [deliveries.Outcome(first["subscriber_id"], "sent")], path=config.state
     )
     assert delivery_states(config, "2026-W48")[second["email"]][0] == "sending"
+    crashed.close()
     result = run_once(config, now=NOW)
     assert result.outcome == "sent" and result.reviews == 0  # the stored issue, not a new one
     files = _outbox(config)
@@ -170,7 +175,7 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
     assert ledger.sent_review_ids(conn) == frozenset()  # the folder's reviews were never used
 
 
-def _stored_nonce(conn: sqlite3.Connection) -> str:
+def _stored_nonce(conn: db.Connection) -> str:
     issue = ledger.get_issue(conn, "2026-W48")
     assert issue is not None and issue.nonce
     return issue.nonce
@@ -197,8 +202,10 @@ class _Hooked(MaildirTransport):
         return Session(self.path)
 
 
-def test_an_unsubscribe_landing_mid_send_stops_later_copies(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_an_unsubscribe_landing_mid_send_stops_later_copies(
+    tmp_path: Path, state_value: str
+) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 6)
     record(config, rendered_digest(config))
     leaving = emails[4]
@@ -217,8 +224,10 @@ def test_an_unsubscribe_landing_mid_send_stops_later_copies(tmp_path: Path) -> N
     assert delivery_states(config, "2026-W48")[leaving] == ("skipped", "subscriber is unsubscribed")
 
 
-def test_stop_finishes_the_copy_in_flight_and_the_next_run_sends_the_rest(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_stop_finishes_the_copy_in_flight_and_the_next_run_sends_the_rest(
+    tmp_path: Path, state_value: str
+) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 10)
     record(config, rendered_digest(config))
     stop = threading.Event()
@@ -235,8 +244,8 @@ def test_stop_finishes_the_copy_in_flight_and_the_next_run_sends_the_rest(tmp_pa
     assert sorted(_to(f) for f in _outbox(config)) == sorted(emails)
 
 
-def test_two_senders_at_once_never_double_send(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_two_senders_at_once_never_double_send(tmp_path: Path, state_value: str) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 40)
     record(config, rendered_digest(config))
     results = []
@@ -255,8 +264,8 @@ def test_two_senders_at_once_never_double_send(tmp_path: Path) -> None:
     assert sum(r.sent for r in results) == 40
 
 
-def test_row_claims_are_atomic_across_connections(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_row_claims_are_atomic_across_connections(tmp_path: Path, state_value: str) -> None:
+    config = _config(tmp_path, state=state_value)
     add_subscribers(config, 300)
     record(config, rendered_digest(config))
     got: list[list[int]] = [[], []]
