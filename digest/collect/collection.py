@@ -201,7 +201,11 @@ def check_config(config: Config) -> list[ConfigError]:
             config.smtp.password(shown)
         except ConfigError as e:
             problems.append(e)
-    found = [("state", db.state_problem(config.state), "point it at a file digest can write")]
+    # A PostgreSQL problem carries its own fix (the server, the role, the database).
+    state_fix = "point it at a file digest can write"
+    if db.is_postgres(config.state):
+        state_fix = "then run `digest check` again"
+    found = [("state", db.state_problem(config.state), state_fix)]
     if config.smtp is None:
         fix = "point it at a folder digest can write, or configure smtp:"
         found.append(("outbox", usable.maildir_problem(config.outbox), fix))

@@ -20,8 +20,8 @@ this session, so a host that vanishes without closing its connection is noticed 
 from __future__ import annotations
 
 import os
-from contextlib import suppress
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from typing import Any
 
 import psycopg
@@ -179,6 +179,8 @@ _AUTH = (psycopg.errors.InvalidPassword, psycopg.errors.InvalidAuthorizationSpec
 def _hint(error: psycopg.Error) -> str:
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
         return "grant the role in state: the rights on that database (or make it its owner)"
+    if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+        return "the database only allows reads (a standby?): point state: at the primary server"
     if isinstance(error, psycopg.errors.InvalidCatalogName):
         return "create the database first (createdb), or fix the name in state:"
     if isinstance(

@@ -19,7 +19,7 @@ Differences from the SQLite form, each for a reason:
 - ``issue_reviews.seq`` keeps the order reviews were recorded in (SQLite's ``rowid``).
 - ``http_cache.body`` is ``BYTEA`` (SQLite's ``BLOB``); ids are identity columns.
 
-Creating or upgrading happens in one transaction under a transaction-level advisory lock, so two
+Creating or upgrading happens in one transaction under an advisory lock, so two
 processes opening a new database at once can't both create it; a database written by a newer
 digest is refused, untouched.
 """
@@ -154,15 +154,22 @@ def ensure(conn: PgConnection, *, create: bool) -> None:
             conn.target.shown,
             "no state in this database yet; run `digest send` or `digest subscribers add` first",
         )
-    conn.execute("BEGIN")
+    # A session lock taken *before* the transaction: the transaction then starts after the
+    # previous holder committed, so it sees that holder's tables (a lock taken inside it would
+    # leave its catalog view from before the wait).
+    conn.execute(f"SELECT pg_advisory_lock({SCHEMA_LOCK[0]}, {SCHEMA_LOCK[1]})")
     try:
-        conn.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK[0]}, {SCHEMA_LOCK[1]})")
-        _ensure_locked(conn)
-        conn.execute("COMMIT")
-    except BaseException:
+        conn.execute("BEGIN")
+        try:
+            _ensure_locked(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if not conn.broken:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
         if not conn.broken:
-            conn.execute("ROLLBACK")
-        raise
+            conn.execute(f"SELECT pg_advisory_unlock({SCHEMA_LOCK[0]}, {SCHEMA_LOCK[1]})")
 
 
 def _ensure_locked(conn: PgConnection) -> None:

@@ -23,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.kill import Held, count_mail, settled, sink_process, wait_for
 from support.smtp import add_subscribers, delivery_states, write_config, write_reviews
 
-from deliver.test_kill import Held, _count, _settled, _sink_process, _wait_for
 from digest.config import load_config
 from digest.period import period_key
 from digest.state import db
@@ -55,7 +55,7 @@ def test_three_senders_share_an_issue_and_a_kill_9_duplicates_only_its_copies_in
 ) -> None:
     mail = tmp_path / "sink" / "mail"
     held = Held(mail)
-    with _sink_process(tmp_path / "sink") as port:
+    with sink_process(tmp_path / "sink") as port:
         smtp = {"host": "127.0.0.1", "port": port, "security": "none",
                 "connections": CONNECTIONS, "rate": 0, "retries": 1}  # fmt: skip
         path = write_config(tmp_path, smtp=smtp, state=postgres_url)
@@ -71,7 +71,7 @@ def test_three_senders_share_an_issue_and_a_kill_9_duplicates_only_its_copies_in
             for _ in range(SENDERS)
         ]  # fmt: skip
 
-        _wait_for(lambda: _count(mail) >= KILL_AT, 120, f"{KILL_AT} messages")
+        wait_for(lambda: count_mail(mail) >= KILL_AT, 120, f"{KILL_AT} messages")
         victim = senders[0]
         victim.send_signal(signal.SIGKILL)
         victim.communicate(timeout=30)
@@ -88,7 +88,7 @@ def test_three_senders_share_an_issue_and_a_kill_9_duplicates_only_its_copies_in
         for s, (out, err) in zip(senders[1:], outputs, strict=True):
             assert s.returncode == 0, err
             assert "0 deferred, 0 failed, 0 unknown" in out, out
-        assert _settled(mail) >= SUBSCRIBERS
+        assert settled(mail) >= SUBSCRIBERS
         # The survivors both sent: the issue was shared, not handed to one of them.
         sent = [int(re.findall(r"issue \S+: (\d+) sent", out)[-1]) for out, _ in outputs]
         assert all(n > 0 for n in sent), outputs

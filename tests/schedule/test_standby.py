@@ -18,15 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support.scheduling import add_subscribers, query, write_config, write_reviews
-from support.smtp import Sink
-
 from schedule.test_process import (
     copies_per_reader,
     digest_process,
     message_ids_per_reader,
     wait_for,
 )
+from support.scheduling import add_subscribers, query, write_config, write_reviews
+from support.smtp import Sink
 
 pytestmark = pytest.mark.slow
 
