@@ -42,6 +42,8 @@ class PostgresState(Model):
 
 def parse_state(value: Any) -> Any:
     """``state:`` as the file gives it → a ``Path`` or a ``PostgresState`` (pydantic "before")."""
+    if isinstance(value, dict):
+        raise ValueError("give a file path or a postgresql://user@host:5432/dbname URL")
     if not isinstance(value, str):
         return value
     found = _URL_LIKE.match(value.strip())

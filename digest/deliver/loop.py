@@ -78,8 +78,10 @@ class _Worker(threading.Thread):
         fatal: threading.Event,
         errors: list[Exception],
         alive: _Alive,
+        shared: db.Connection | None = None,
     ):
         super().__init__(daemon=True)
+        self.shared = shared
         self.transport = transport
         self.template = template
         self.state = state
@@ -92,7 +94,9 @@ class _Worker(threading.Thread):
         self.session: Session | None = None
 
     def run(self) -> None:
-        conn = db.connect(self.state)
+        # SQLite: a connection per thread. PostgreSQL: the sender's one session, shared (psycopg
+        # connections are thread-safe, and a worker only reads a subscriber's status).
+        conn = self.shared or db.connect(self.state)
         try:
             while (job := self.jobs.get()) is not None:
                 if self.fatal.is_set() or self.stop.is_set():
@@ -110,7 +114,8 @@ class _Worker(threading.Thread):
                 except Exception as e:
                     self._fail(job, e)
         finally:
-            conn.close()
+            if conn is not self.shared:
+                conn.close()
             self._disconnect()
 
     def _fail(self, job: Claimed, error: Exception) -> None:
@@ -168,7 +173,7 @@ def deliver(
     workers = [
         _Worker(transport=transport, template=template, state=state,
                 jobs=run.jobs, results=run.results, stop=run.stop, fatal=run.fatal,
-                errors=run.errors, alive=alive)
+                errors=run.errors, alive=alive, shared=conn if db.is_postgres(conn) else None)
         for _ in range(transport.connections)
     ]  # fmt: skip
     for w in workers:

@@ -19,7 +19,9 @@ server session (``pg.PgConnection.session``). A ``sending`` row goes back to ``p
 once that session is gone from ``pg_stat_activity``, i.e. its sender died (or lost the
 database): so a live sender's copies in flight are never taken from it, and a dead one's are
 sent again, with the same Message-ID, by whichever sender finds them — at the start of a send
-(``prepare_resume``) or when no pending row is left (``claim``).
+(``prepare_resume``) or when no pending row is left (``claim``). If every other sender has
+finished by then, the rows wait, ``sending``, for the next ``digest send`` or scheduled run,
+which resumes the issue as after any crash.
 """
 
 from __future__ import annotations
@@ -86,9 +88,9 @@ def prepare_resume(conn: Connection, key: str, *, path: Where) -> int:
 
 _ORPHANED = """UPDATE deliveries SET status = 'pending', claimed_by = '',
         last_error = 'interrupted; sent again with the same Message-ID'
-    WHERE issue_id = ? AND status = 'sending' AND claimed_by NOT IN (
-        SELECT pid || ':' || extract(epoch FROM backend_start) FROM pg_stat_activity
-        WHERE backend_start IS NOT NULL)"""
+    WHERE issue_id = ? AND status = 'sending' AND NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity a
+        WHERE a.pid || ':' || extract(epoch FROM a.backend_start) = deliveries.claimed_by)"""
 
 
 def _release_orphans(conn: Connection, key: str) -> int:

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,15 +31,15 @@ from digest.config import load_config
 from digest.period import period_key
 from digest.state import db
 
-SUBSCRIBERS = 1500
+SUBSCRIBERS = 2000
 CONNECTIONS = 4
 SENDERS = 3
 #: Messages the sink must hold before one sender is killed.
-KILL_AT = 250
+KILL_AT = 200
 
-_DEAD_ROWS = """SELECT email FROM deliveries WHERE issue_id = ? AND status = 'sending'
-    AND claimed_by NOT IN (SELECT pid || ':' || extract(epoch FROM backend_start)
-                           FROM pg_stat_activity WHERE backend_start IS NOT NULL)"""
+_DEAD_ROWS = """SELECT email FROM deliveries d WHERE issue_id = ? AND status = 'sending'
+    AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                    WHERE a.pid || ':' || extract(epoch FROM a.backend_start) = d.claimed_by)"""
 
 
 def _dead_rows(config: object, key: str) -> set[str]:
@@ -74,6 +75,8 @@ def test_three_senders_share_an_issue_and_a_kill_9_duplicates_only_its_copies_in
         wait_for(lambda: count_mail(mail) >= KILL_AT, 120, f"{KILL_AT} messages")
         victim = senders[0]
         victim.send_signal(signal.SIGKILL)
+        # The others still have most of the issue to send: they are the ones to finish it.
+        assert all(s.poll() is None for s in senders[1:]), "the others finished before the kill"
         victim.communicate(timeout=30)
         assert victim.returncode == -signal.SIGKILL
         # Its server session ends a moment after the process: then its claimed rows show.
@@ -88,7 +91,8 @@ def test_three_senders_share_an_issue_and_a_kill_9_duplicates_only_its_copies_in
         for s, (out, err) in zip(senders[1:], outputs, strict=True):
             assert s.returncode == 0, err
             assert "0 deferred, 0 failed, 0 unknown" in out, out
-        assert settled(mail) >= SUBSCRIBERS
+        states = Counter(s for s, _ in delivery_states(config, key).values())
+        assert settled(mail) >= SUBSCRIBERS, (states, [out for out, _ in outputs])
         # The survivors both sent: the issue was shared, not handed to one of them.
         sent = [int(re.findall(r"issue \S+: (\d+) sent", out)[-1]) for out, _ in outputs]
         assert all(n > 0 for n in sent), outputs
