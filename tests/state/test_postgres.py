@@ -267,3 +267,26 @@ def test_the_http_cache_keeps_bytes(conn: db.Connection) -> None:
     )  # fmt: skip
     http_cache.cache_store(conn, "https://example.org/feed", httpx.Headers(), b"")
     assert http_cache.cache_lookup(conn, "https://example.org/feed") is None
+
+
+def test_the_commands_on_a_postgresql_state(tmp_path: Path, postgres_url: str) -> None:
+    path = write_config_file(tmp_path, state=postgres_url)
+    (tmp_path / "reviews" / "a.txt").write_text("Overview: A review.\n\nRating: B\n")
+    assert digest(path, "subscribers", "add", "reader@example.org").returncode == 0
+    dry = digest(path, "send", "--dry-run")
+    assert dry.returncode == 0 and "reader@example.org" in dry.stdout, dry.stderr
+    sent = digest(path, "send", "--yes")
+    assert sent.returncode == 0 and "1 sent" in sent.stdout, sent.stderr
+    key = next(line.split()[1].rstrip(":") for line in sent.stdout.splitlines()
+               if line.startswith("issue "))  # fmt: skip
+    assert "already sent to 1 subscribers" in digest(path, "send", "--yes").stdout
+    assert key in digest(path, "history").stdout
+    reset = digest(path, "reset", "--issue", key, "--yes")
+    assert reset.returncode == 0 and "forgot issue" in reset.stdout, reset.stderr
+    assert "1 sent" in digest(path, "send", "--yes").stdout
+    assert len(list((tmp_path / "outbox" / "new").iterdir())) == 2
+
+
+def test_a_mapping_is_not_a_state(tmp_path: Path) -> None:
+    path = write_config_file(tmp_path, state={"url": "postgresql://digest@db/digest"})
+    assert_one_line_error(digest(path, "subscribers", "list"), "state:", "give a file path")

@@ -108,6 +108,11 @@ class Postgres:
                 time.sleep(0.05)
         return self.url(name)
 
+    def restart(self) -> None:
+        """Stop the server at once (every session ends) and start it again, same options."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-m", "immediate",
+                  "-w", "restart")  # fmt: skip
+
     def stop(self) -> None:
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
