@@ -1,5 +1,7 @@
 """Several senders benchmark: one `digest send` vs two at once on one PostgreSQL state.
 
+The same send on a SQLite file comes first, for reference (one sender: SQLite allows no more).
+
     .venv/bin/python bench/senders.py                         # 20,000 subscribers
     .venv/bin/python bench/senders.py --subscribers 50000 --connections 4
 
@@ -33,6 +35,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
+
+
+HEADER = (
+    "| state | senders | wall s | msgs/s | sent by each | CPU s (all) | peak VmHWM MB |\n"
+    "|-------|--------:|-------:|-------:|-------------:|------------:|--------------:|"
+)
 
 
 def _free_port() -> int:
@@ -190,17 +198,23 @@ def main() -> None:
             print(f"{args.subscribers} subscribers, {args.connections} SMTP connections per "
                   f"sender, PostgreSQL {bindir.parts[-2]} and smtp-sink on loopback, "
                   f"{os.cpu_count()} CPUs\n")  # fmt: skip
-            print("| senders | wall s | msgs/s | sent by each | CPU s (all) | peak VmHWM MB |")
-            print("|--------:|-------:|-------:|-------------:|------------:|--------------:|")
-            for count in (1, 2):
-                path = _prepare(base / f"k{count}", server.database(), args.subscribers,
-                                rendered, port, args.connections)  # fmt: skip
+            print(
+                "| state | senders | wall s | msgs/s | sent by each | CPU s (all) | peak VmHWM MB |"
+            )
+            print(
+                "|-------|--------:|-------:|-------:|-------------:|------------:|--------------:|"
+            )
+            runs = [("SQLite", 1), ("PostgreSQL", 1), ("PostgreSQL", 2)]
+            for n, (kind, count) in enumerate(runs):
+                url = server.database() if kind == "PostgreSQL" else "state.sqlite3"
+                path = _prepare(base / f"run{n}", url, args.subscribers, rendered, port,
+                                args.connections)  # fmt: skip
                 wall, figures = _senders(path, count)
                 sent = [int(f["sent"]) for f in figures]
                 assert sum(sent) == args.subscribers, sent
                 cpu = sum(f["cpu"] for f in figures)
                 peak = max(f["vmhwm_mb"] for f in figures)
-                print(f"| {count} | {wall:.1f} | {args.subscribers / wall:.0f} | "
+                print(f"| {kind} | {count} | {wall:.1f} | {args.subscribers / wall:.0f} | "
                       f"{' + '.join(map(str, sent))} | {cpu:.1f} | {peak:.0f} |")  # fmt: skip
     finally:
         server.stop()
