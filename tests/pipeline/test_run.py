@@ -269,9 +269,12 @@ def test_row_claims_are_atomic_across_connections(tmp_path: Path, state_value: s
     add_subscribers(config, 300)
     record(config, rendered_digest(config))
     got: list[list[int]] = [[], []]
+    # Both sessions stay open until both are done: on PostgreSQL a claimer whose session has
+    # ended counts as dead, and its claimed rows are handed out again (as after a crash).
+    conns = [db.connect(config.state) for _ in range(2)]
 
     def claimer(i: int) -> None:
-        conn = db.connect(config.state)
+        conn = conns[i]
         while True:
             claimed, _ = deliveries.claim(conn, "2026-W48", 7, path=config.state)
             if not claimed:
@@ -283,6 +286,8 @@ def test_row_claims_are_atomic_across_connections(tmp_path: Path, state_value: s
         t.start()
     for t in threads:
         t.join()
+    for conn in conns:
+        conn.close()
     assert not set(got[0]) & set(got[1])
     assert len(got[0]) + len(got[1]) == 300
 
