@@ -97,6 +97,7 @@ class StateError(DigestError):
 
     def __init__(self, path: str, message: str):
         self.path = path
+        self.reason = message
         super().__init__(f"{path}: {message}")
 
 

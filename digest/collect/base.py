@@ -10,7 +10,6 @@ in the result and the rest go on.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +20,7 @@ import httpx
 from digest.config import Config
 from digest.errors import SourceError
 from digest.models import Problem, Review, Skipped
+from digest.state.db import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ class Source(Protocol):
         *,
         settings: Config,
         client: httpx.Client,
-        conn: sqlite3.Connection | None,
+        conn: Connection | None,
     ) -> None: ...
 
     def collect(
@@ -108,7 +108,7 @@ class NetworkSource(Generic[Entry]):
         *,
         settings: Config,
         client: httpx.Client,
-        conn: sqlite3.Connection | None = None,
+        conn: Connection | None = None,
     ) -> None:
         self.entry = entry
         self.settings = settings

@@ -9,7 +9,6 @@ that is ``digest.select``.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from digest.errors import ConfigError, DigestError, SourceError
 from digest.models import Problem, Review, Skipped
 from digest.period import window_start
 from digest.state import db
+from digest.state.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def collect(
     since: datetime | None = None,
     until: datetime | None = None,
     client: httpx.Client | None = None,
-    conn: sqlite3.Connection | None = None,
+    conn: Connection | None = None,
 ) -> Collection:
     """Run every source in ``config.sources`` and gather the results, in config order.
 
@@ -117,7 +117,7 @@ _Outcome = tuple[SourceHealth, SourceResult | None]
 
 
 def _collect_all(
-    config: Config, window: _Window, *, client: httpx.Client, conn: sqlite3.Connection | None
+    config: Config, window: _Window, *, client: httpx.Client, conn: Connection | None
 ) -> Collection:
     def run(entry: SourceConfig) -> _Outcome:
         own = db.open_for(config) if conn is not None and entry.type != "folder" else None
@@ -154,7 +154,7 @@ def _collect_one(
     window: _Window,
     *,
     client: httpx.Client,
-    conn: sqlite3.Connection | None,
+    conn: Connection | None,
 ) -> _Outcome:
     """One source's reviews, or its failure as a ``SourceHealth`` with ``error`` set."""
     label = entry.label
@@ -202,7 +202,11 @@ def check_config(config: Config) -> list[ConfigError]:
             config.smtp.password(shown)
         except ConfigError as e:
             problems.append(e)
-    found = [("state", db.state_problem(config.state), "point it at a file digest can write")]
+    # A PostgreSQL problem carries its own fix (the server, the role, the database).
+    state_fix = "point it at a file digest can write"
+    if db.is_postgres(config.state):
+        state_fix = "then run `digest check` again"
+    found = [("state", db.state_problem(config.state), state_fix)]
     if config.smtp is None:
         fix = "point it at a folder digest can write, or configure smtp:"
         found.append(("outbox", usable.maildir_problem(config.outbox), fix))

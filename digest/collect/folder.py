@@ -43,7 +43,6 @@ an image URL that is not http(s) is reported, and the review is kept without it.
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -64,6 +63,7 @@ from digest.collect.fields import (
 from digest.collect.overview import first_real_paragraph, shorten
 from digest.errors import ReviewError, SourceError
 from digest.models import Grade, Image, Problem, Review
+from digest.state.db import Connection
 
 SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 MAX_FILE_BYTES = 2_000_000
@@ -100,7 +100,7 @@ class FolderSource:
         *,
         settings: cfg.Config,
         client: httpx.Client | None = None,
-        conn: sqlite3.Connection | None = None,
+        conn: Connection | None = None,
     ) -> None:
         self.entry = entry
         self.settings = settings

@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
-import sqlite3
 import ssl
 import time
 from collections.abc import Iterable
@@ -41,6 +40,7 @@ import httpx
 
 from digest import config as cfg
 from digest.errors import AddressRefused, FetchError
+from digest.state.db import Connection
 from digest.state.http_cache import cache_lookup, cache_store
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -175,7 +175,7 @@ def fetch_with(
     http: cfg.Http,
     *,
     allow_private: bool,
-    cache: sqlite3.Connection | None,
+    cache: Connection | None,
     accept: str = "*/*",
 ) -> FetchResult:
     """``fetch`` with the limits from the ``http:`` section of the config."""
@@ -199,7 +199,7 @@ def fetch(
     max_bytes: int,
     max_redirects: int,
     total_timeout: float = 30.0,
-    cache: sqlite3.Connection | None = None,
+    cache: Connection | None = None,
     accept: str = "*/*",
     trusted: tuple[Network, ...] = (),
 ) -> FetchResult:

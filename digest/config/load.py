@@ -214,7 +214,11 @@ def _resolve_paths(config: Config) -> Config:
     )
     update: dict[str, Any] = {
         "sources": sources,
-        "state": res(config.state),
+        "state": (
+            res(config.state)
+            if isinstance(config.state, Path)
+            else config.state.model_copy(update={"password_env": config.state_password_env})
+        ),
         "outbox": res(config.outbox),
         "notes": res(config.notes),
         "templates": res(config.templates) if config.templates else None,

@@ -35,6 +35,7 @@ from digest.config.base import (
 from digest.config.cadence import Cadence
 from digest.config.filters import SourceFilter, check_timezone, slugify
 from digest.config.lifecycle import Inbound, Signup
+from digest.config.target import PostgresState, parse_state
 from digest.errors import ConfigError
 
 __all__ = ["Inbound", "Signup", "SourceFilter", "parse_duration", "slugify"]
@@ -331,7 +332,10 @@ class Config(Model):
     sources: tuple[SourceConfig, ...] = Field(min_length=1)
     selection: Selection = Selection()
     http: Http = Http()
-    state: Path = Path("state/digest.sqlite3")
+    #: A SQLite file, or a PostgreSQL database (``config.target``).
+    state: Path | PostgresState = Path("state/digest.sqlite3")
+    #: The NAME of the environment variable holding the PostgreSQL password.
+    state_password_env: str | None = None
     templates: Path | None = None
     smtp: Smtp | None = None
     outbox: Path = Path("outbox")
@@ -342,6 +346,20 @@ class Config(Model):
     inbound: Inbound | None = None
     #: The editor's notes, one Markdown file per issue (``notes/2026-W49.md``).
     notes: Path = Path("notes")
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state(cls, v: object) -> object:
+        return parse_state(v)
+
+    @model_validator(mode="after")
+    def _state_password(self) -> Config:
+        if self.state_password_env and not isinstance(self.state, PostgresState):
+            raise ValueError(
+                "state_password_env is only for a postgresql:// state; remove it or set "
+                "state: postgresql://user@host:5432/dbname"
+            )
+        return self
 
     @property
     def folder(self) -> Path:

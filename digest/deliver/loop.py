@@ -23,17 +23,16 @@ recorded, claimed-but-unsent rows go back to ``pending``, and the loop returns.
 from __future__ import annotations
 
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from digest.deliver.message import MessageTemplate, Recipient
 from digest.deliver.transport import Attempt, Session, Transport
 from digest.errors import ConnectFailed, DeliveryError, DigestError, RecipientError
 from digest.state import db, deliveries
+from digest.state.db import Connection
 from digest.state.deliveries import Claimed, Outcome
 from digest.status import DELIVERY_ORDER, DeliveryStatus
 
@@ -93,15 +92,17 @@ class _Worker(threading.Thread):
         *,
         transport: Transport,
         template: MessageTemplate,
-        state: Path,
+        state: db.Target,
         jobs: queue.Queue[Claimed | None],
         results: queue.Queue[Outcome],
         stop: threading.Event,
         fatal: threading.Event,
         errors: list[Exception],
         alive: _Alive,
+        shared: db.Connection | None = None,
     ):
         super().__init__(daemon=True)
+        self.shared = shared
         self.transport = transport
         self.template = template
         self.state = state
@@ -114,7 +115,9 @@ class _Worker(threading.Thread):
         self.session: Session | None = None
 
     def run(self) -> None:
-        conn = db.connect(self.state)
+        # SQLite: a connection per thread. PostgreSQL: the sender's one session, shared (psycopg
+        # connections are thread-safe, and a worker only reads a subscriber's status).
+        conn = self.shared or db.connect(self.state)
         try:
             while (job := self.jobs.get()) is not None:
                 if self.fatal.is_set() or self.stop.is_set():
@@ -132,7 +135,8 @@ class _Worker(threading.Thread):
                 except Exception as e:
                     self._fail(job, e)
         finally:
-            conn.close()
+            if conn is not self.shared:
+                conn.close()
             self._disconnect()
 
     def _fail(self, job: Claimed, error: Exception) -> None:
@@ -147,7 +151,7 @@ class _Worker(threading.Thread):
             self.session.close()
             self.session = None
 
-    def _deliver(self, conn: sqlite3.Connection, job: Claimed) -> Outcome:
+    def _deliver(self, conn: Connection, job: Claimed) -> Outcome:
         standing = deliveries.subscriber_status(conn, job.subscriber_id)
         if standing != "active":
             return Outcome(job.subscriber_id, "skipped", f"subscriber is {standing}")
@@ -175,9 +179,9 @@ class _Worker(threading.Thread):
 
 
 def deliver(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
-    state: Path,
+    state: db.Target,
     key: str,
     template: MessageTemplate,
     transport: Transport,
@@ -191,7 +195,7 @@ def deliver(
     workers = [
         _Worker(transport=transport, template=template, state=state,
                 jobs=run.jobs, results=run.results, stop=run.stop, fatal=run.fatal,
-                errors=run.errors, alive=alive)
+                errors=run.errors, alive=alive, shared=conn if db.is_postgres(conn) else None)
         for _ in range(transport.connections)
     ]  # fmt: skip
     for w in workers:
@@ -222,9 +226,9 @@ class _Run:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         *,
-        state: Path,
+        state: db.Target,
         key: str,
         transport: Transport,
         stop: threading.Event,

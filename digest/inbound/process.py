@@ -14,7 +14,6 @@ piped it in keeps or returns it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from digest.errors import ConfigError, UnhandledMessage
 from digest.inbound.imap import Mailbox
 from digest.inbound.report import Reading, read_message
 from digest.state import events
-from digest.state.db import open_for
+from digest.state.db import Connection, open_for
 
 #: Temporary failures (within ``events.SOFT_WINDOW``) before an address counts as bounced,
 #: with no ``inbound:`` section.
@@ -100,7 +99,7 @@ def process_message(config: Config, data: bytes, *, now: datetime) -> InboundRep
 
 
 def handle(
-    conn: sqlite3.Connection, reading: Reading, report: InboundReport, *, now: datetime,
+    conn: Connection, reading: Reading, report: InboundReport, *, now: datetime,
     soft_limit: int, soft_window: timedelta = events.SOFT_WINDOW,
 ) -> bool:  # fmt: skip
     """Act on one reading; ``True`` when it was understood (the message may be moved)."""

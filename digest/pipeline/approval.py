@@ -15,7 +15,6 @@ the gate every send passes.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -32,6 +31,7 @@ from digest.render.note import note_path
 from digest.render.proof import PROOF_PREFIX, held_parts, proof_parts, unapproved_parts
 from digest.state import approvals, db, ledger
 from digest.state.approvals import Approval
+from digest.state.db import Connection
 from digest.state.ledger import IssueDraft
 from digest.status import IssueStage
 
@@ -88,7 +88,7 @@ def prepare_for_approval(
     )  # fmt: skip
 
 
-def frozen(conn: sqlite3.Connection, key: str) -> None:
+def frozen(conn: Connection, key: str) -> None:
     """Refuse to prepare an issue that is approved (frozen) or already recorded."""
     stored = ledger.get_issue(conn, key)
     if stored is not None:
@@ -137,7 +137,7 @@ class Gate:
 
 def gate(
     config: Config,
-    conn: sqlite3.Connection,
+    conn: Connection,
     period: Period,
     *,
     now: datetime,

@@ -7,7 +7,6 @@ whom the send would reach, a test copy goes to one address marked ``[TEST]``.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +21,7 @@ from digest.period import current_period
 from digest.pipeline.issue import PreparedIssue, prepare_issue
 from digest.pipeline.run import Plan, dkim_signer, message_template, wall_clock
 from digest.state import db, deliveries
+from digest.state.db import Connection
 from digest.state.subscribers import get as get_subscriber
 from digest.state.subscribers import normalise_address
 
@@ -40,7 +40,7 @@ def _prepared(
     client: httpx.Client | None,
     since: datetime | None,
     until: datetime | None,
-) -> tuple[PreparedIssue, sqlite3.Connection]:
+) -> tuple[PreparedIssue, Connection]:
     period = current_period(config, now, since=since, until=until)
     conn = db.open_for(config)
     try:

@@ -26,7 +26,6 @@ the state's HTTP cache: only a real send does, so a look never moves what the re
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from digest.render.compose import empty_period_message, render_digest
 from digest.render.note import leftover_notes, load_note
 from digest.select import Selected, select_reviews, sort_reviews
 from digest.state import db, ledger
+from digest.state.db import Connection
 from digest.state.forget import issue_reviews
 from digest.state.ledger import StoredIssue
 
@@ -112,9 +112,9 @@ class PreparedIssue:
 
 
 @contextmanager
-def existing_state(config: Config) -> Iterator[sqlite3.Connection | None]:
+def existing_state(config: Config) -> Iterator[Connection | None]:
     """The state database if it exists (for a look that must not create one), else ``None``."""
-    if not config.state.exists():
+    if not db.state_exists(config.state):
         yield None
         return
     conn = db.open_for(config, create=False)
@@ -129,7 +129,7 @@ def prepare_issue(
     period: Period,
     *,
     now: datetime,
-    conn: sqlite3.Connection | None,
+    conn: Connection | None,
     client: httpx.Client | None = None,
     whole_window: bool = False,
     use_stored: bool = False,

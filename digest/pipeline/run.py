@@ -9,14 +9,18 @@ transaction (fail closed: if that write fails, nothing is sent and the ``StateEr
 file), and only then does the first message leave.
 
 The send lock (``state.locks.send_lock``, an ``flock`` the kernel drops if the process dies)
-keeps a second sender off the ledger while one is at work; the atomic row claims in ``ledger``
-are the second guard.
+keeps a second sender off a SQLite ledger while one is at work; the atomic row claims in
+``state.deliveries`` are the second guard.
+
+On PostgreSQL any number of processes, on any number of hosts, share the period's issue: each
+holds ``locks.preparing`` only while it decides what the issue is and records it (so exactly one
+of them prepares and records a new issue; the others wait, then find it ``sending``), and then
+they all send it, each claiming rows with ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +37,8 @@ from digest.models import Period, Problem
 from digest.period import current_period
 from digest.pipeline import approval
 from digest.pipeline.issue import prepare_issue
-from digest.state import db, deliveries, ledger, runs, signup, subscribers
+from digest.state import db, deliveries, ledger, locks, runs, signup, subscribers
+from digest.state.db import Connection
 from digest.state.ledger import IssueDraft, StoredIssue
 from digest.state.locks import send_lock
 from digest.status import RunOutcome, RunTrigger
@@ -158,7 +163,7 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _stored_period(conn: sqlite3.Connection, key: str) -> Period:
+def _stored_period(conn: Connection, key: str) -> Period:
     period = ledger.stored_period(conn, key)
     if period is None:
         known = ", ".join(ledger.issue_keys(conn))
@@ -168,10 +173,16 @@ def _stored_period(conn: sqlite3.Connection, key: str) -> Period:
     return period
 
 
-def _locked_run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) -> RunResult:
+def _locked_run(config: Config, conn: Connection, period: Period, job: _Job) -> RunResult:
+    if db.is_postgres(conn):
+        with locks.sharing(conn):
+            with locks.preparing(conn):
+                ready = _ready(config, conn, period, job)
+            return ready if isinstance(ready, RunResult) else _send(config, conn, *ready, job)
     try:
         with send_lock(config):
-            return _run(config, conn, period, job)
+            ready = _ready(config, conn, period, job)
+            return ready if isinstance(ready, RunResult) else _send(config, conn, *ready, job)
     except SendBusy:
         return RunResult(
             period.key,
@@ -181,7 +192,13 @@ def _locked_run(config: Config, conn: sqlite3.Connection, period: Period, job: _
         )
 
 
-def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) -> RunResult:
+#: An issue ready to go: what ``_send`` needs besides the config, the connection and the job.
+_Ready = tuple[StoredIssue, Transport, "DkimSigner | None", tuple[Problem, ...], tuple[str, ...]]
+
+
+def _ready(config: Config, conn: Connection, period: Period, job: _Job) -> RunResult | _Ready:
+    """Decide what this run does, recording a new issue if it is the one to make: a finished
+    ``RunResult`` when there is nothing to send, else the issue ready for ``_send``."""
     key = period.key
     if job.resend_unknown:
         deliveries.reopen_unknown(conn, key, path=config.state)
@@ -192,7 +209,7 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
         if approved.held:
             return RunResult(key, "held", approved.held)
         if approved.draft is not None:
-            return _send_draft(config, conn, approved.draft, job)
+            return _record_draft(config, conn, approved.draft, job)
     prepared = prepare_issue(
         config, period, now=job.now, conn=conn, client=job.client,
         whole_window=job.whole_window, use_stored=True, remember=True,
@@ -236,7 +253,7 @@ def _run(config: Config, conn: sqlite3.Connection, period: Period, job: _Job) ->
         plan = Plan(key, stored.subject, stored.review_count, remaining, True, transport.describe())
         if job.confirm is not None and not job.confirm(plan):
             return RunResult(key, "cancelled", "cancelled; nothing was sent")
-    return _send(config, conn, stored, transport, signer, job, problems, plan.warnings)
+    return stored, transport, signer, problems, plan.warnings
 
 
 NO_SUBSCRIBERS = (
@@ -245,10 +262,11 @@ NO_SUBSCRIBERS = (
 )
 
 
-def _send_draft(
-    config: Config, conn: sqlite3.Connection, draft: IssueDraft, job: _Job
-) -> RunResult:
-    """Record and send the rendering an editor approved (``pipeline.approval``), as it is."""
+def _record_draft(
+    config: Config, conn: Connection, draft: IssueDraft, job: _Job
+) -> RunResult | _Ready:
+    """Record the rendering an editor approved (``pipeline.approval``), as it is, for
+    ``_send``; like ``_ready`` it runs under the preparing lock, the send after it."""
     key = draft.period.key
     transport = job.transport or make_transport(config)
     signer = dkim_signer(config)
@@ -261,18 +279,18 @@ def _send_draft(
     ledger.record_draft(conn, draft, now=wall_clock(), path=config.state)
     stored = ledger.get_issue(conn, key)
     assert stored is not None
-    return _send(config, conn, stored, transport, signer, job, (), ())
+    return stored, transport, signer, (), ()
 
 
 def _send(
     config: Config,
-    conn: sqlite3.Connection,
+    conn: Connection,
     issue: StoredIssue,
     transport: Transport,
     signer: DkimSigner | None,
-    job: _Job,
     problems: tuple[Problem, ...],
     warnings: tuple[str, ...],
+    job: _Job,
 ) -> RunResult:
     key = issue.key
     report = deliver(

@@ -14,7 +14,6 @@ once approved.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from digest.render.note import note_from_bytes, note_path
 from digest.schedule.cron import build_trigger, next_fire, previous_fire
 from digest.state import approvals, db, ledger, runs
 from digest.state.approvals import Approval
+from digest.state.db import Connection
 from digest.status import RunOutcome
 
 log = logging.getLogger("digest.schedule")
@@ -162,7 +162,7 @@ def approve_issue(
     return Approved(approved, f"issue {key} approved; it goes out as approved at its send time")
 
 
-def _awaiting_key(conn: sqlite3.Connection, config: Config, now: datetime) -> str:
+def _awaiting_key(conn: Connection, config: Config, now: datetime) -> str:
     waiting = [a.key for a in approvals.awaiting(conn)]
     if not waiting:
         raise DigestError("no issue is waiting for approval; `digest prepare` prepares one")
@@ -174,7 +174,7 @@ def _awaiting_key(conn: sqlite3.Connection, config: Config, now: datetime) -> st
     raise DigestError(f"several issues wait for approval ({', '.join(waiting)}); name one")
 
 
-def _not_awaiting(conn: sqlite3.Connection, key: str, found: Approval | None) -> str:
+def _not_awaiting(conn: Connection, key: str, found: Approval | None) -> str:
     stored = ledger.get_issue(conn, key)
     if stored is not None:
         return f"issue {key} is already {stored.status}; there is nothing to approve"

@@ -3,6 +3,15 @@
 ``run_scheduler`` holds the runner lock, runs the tick (``digest.runner``) once at start-up —
 the catch-up — and then at every firing of ``schedule.cron``, until SIGTERM or SIGINT.
 
+On a PostgreSQL state two (or more) ``digest schedule`` processes may run, on different hosts:
+one leads (``state.locks.leadership``, an advisory lock its own server session holds) and the
+others stand by, asking again every ``STANDBY_POLL`` seconds. When the leader dies its session
+ends and the lock with it, so a standby leads within ``STANDBY_POLL`` seconds of that (on the
+same host at once after a ``kill -9``; a vanished host's session ends within the keepalive
+bound of ``state.pg``). The new leader's start-up tick resumes the issue from the ledger, so the
+week is still sent once. The leader checks its session every ``STANDBY_POLL`` seconds too and
+stops, with one line, if it has lost it — a standby has taken over by then.
+
 APScheduler's own traps are sidestepped rather than trusted: no persistent job store (the
 ledger is the memory, so ``replace_existing`` can't lose a missed run), ``misfire_grace_time``
 set to the grace instead of the 1 s default, ``coalesce`` and one instance at a time. A run
@@ -18,6 +27,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,8 +48,8 @@ from digest.pipeline.issue import look_at_issue
 from digest.schedule.cron import build_trigger, local_time, next_fire, relative
 from digest.schedule.tick import log_line, record_missed, tick
 from digest.select import Selected
-from digest.state import db
-from digest.state.locks import DEFAULT_WAIT, runner_lock
+from digest.state import db, locks
+from digest.state.locks import DEFAULT_WAIT, STANDBY_POLL, runner_lock
 
 log = logging.getLogger("digest.schedule")
 
@@ -141,7 +151,10 @@ def run_scheduler(
     On stop, a run in progress finishes the message in flight, records it and returns; then
     the scheduler shuts down and this returns normally.
     """
-    with runner_lock(config, wait=lock_wait):
+    with _lead(config, stop, lock_wait) as check:
+        if stop.is_set():
+            log.info("scheduler stopped")
+            return
         db.open_for(config).close()  # fail fast, naming the file, if the state is unusable
         foreground = _Foreground(config, stop, clock, transport, retry_first)
         foreground.scheduler.start()
@@ -155,12 +168,38 @@ def run_scheduler(
             local_time(config, upcoming) if upcoming else "never",
         )
         try:
+            checked = time.monotonic()
             while not stop.wait(0.5):
-                pass
+                if check is not None and time.monotonic() - checked >= STANDBY_POLL:
+                    check()  # lost the leadership: stop here (a standby has taken over)
+                    checked = time.monotonic()
         finally:
             # wait=True: a run in flight sees ``stop``, finishes its message and returns.
             foreground.scheduler.shutdown(wait=True)
         log.info("scheduler stopped")
+
+
+@contextmanager
+def _lead(
+    config: Config, stop: threading.Event, lock_wait: float
+) -> Iterator[Callable[[], None] | None]:
+    """The runner lock on SQLite; on PostgreSQL the leadership, standing by until it is free
+    (or ``stop`` is set). Yields the leader's session check, if there is one."""
+    if not db.is_postgres(config.state):
+        with runner_lock(config, wait=lock_wait):
+            yield None
+        return
+
+    def waiting() -> None:
+        log.info(
+            "standby: another digest schedule leads on %s; asking again every %gs",
+            config.state, STANDBY_POLL,
+        )  # fmt: skip
+
+    with locks.leadership(config, stop=stop, waiting=waiting) as held:
+        if held is not None:
+            log.info("leading: this digest schedule holds the leadership on %s", config.state)
+        yield held.check if held is not None else None
 
 
 class _Foreground:

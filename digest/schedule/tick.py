@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from digest.pipeline.run import RunResult, run_once
 from digest.schedule.cron import build_trigger, fires_between, local_time, previous_fire
 from digest.schedule.editorial import prepare_tick
 from digest.state import approvals, db, ledger, runs, signup
+from digest.state.db import Connection
 from digest.state.locks import DEFAULT_WAIT, runner_lock
 from digest.status import RETRY_OUTCOMES, RunTrigger
 
@@ -137,7 +137,7 @@ def tick(
     return TickReport(results=tuple(results), missed=tuple(missed), proofed=proofed)
 
 
-def _interrupted(conn: sqlite3.Connection, config: Config) -> list[tuple[str, datetime]]:
+def _interrupted(conn: Connection, config: Config) -> list[tuple[str, datetime]]:
     """Issues left ``sending``, oldest first, each with a moment inside its period."""
     return [(key, _moment_in(config, key, end)) for key, end in ledger.unfinished(conn)]
 
@@ -166,7 +166,7 @@ def record_missed(
 
 
 def _record_missed(
-    conn: sqlite3.Connection,
+    conn: Connection,
     config: Config,
     trigger: CronTrigger,
     *,

@@ -22,13 +22,12 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
 from digest.models import Markers, Period
-from digest.state.db import stamp, transaction
+from digest.state.db import Connection, Where, stamp, transaction
 from digest.state.ledger import IssueDraft
 from digest.status import ApprovalStatus
 
@@ -47,12 +46,12 @@ class Approval:
     due_at: str | None
 
 
-def get(conn: sqlite3.Connection, key: str) -> Approval | None:
+def get(conn: Connection, key: str) -> Approval | None:
     row = conn.execute("SELECT * FROM approvals WHERE issue_id = ?", (key,)).fetchone()
     return None if row is None else _approval(row)
 
 
-def awaiting(conn: sqlite3.Connection) -> list[Approval]:
+def awaiting(conn: Connection) -> list[Approval]:
     """Issues proofed or held, not yet approved, oldest first."""
     rows = conn.execute(
         "SELECT * FROM approvals WHERE status IN ('proofed', 'held') ORDER BY issue_id"
@@ -60,7 +59,7 @@ def awaiting(conn: sqlite3.Connection) -> list[Approval]:
     return [_approval(r) for r in rows]
 
 
-def _approval(row: sqlite3.Row) -> Approval:
+def _approval(row: Any) -> Approval:
     markers = json.loads(row["markers"])
     draft = IssueDraft(
         period=Period(
@@ -86,9 +85,7 @@ def _approval(row: sqlite3.Row) -> Approval:
     )  # fmt: skip
 
 
-def store_proof(
-    conn: sqlite3.Connection, draft: IssueDraft, *, now: datetime, path: Path | str
-) -> str | None:
+def store_proof(conn: Connection, draft: IssueDraft, *, now: datetime, path: Where) -> str | None:
     """Keep ``draft`` as the issue's proofed rendering, replacing an unapproved one; returns
     the new approve token, or ``None`` when the issue is already approved (frozen)."""
     key = draft.period.key
@@ -123,15 +120,13 @@ def store_proof(
     return token if cur.rowcount == 1 else None
 
 
-def approve(
-    conn: sqlite3.Connection, key: str, *, by: str, now: datetime, path: Path | str
-) -> Approval | None:
+def approve(conn: Connection, key: str, *, by: str, now: datetime, path: Where) -> Approval | None:
     """Approve issue ``key`` from the shell; ``None`` when it is not awaiting approval."""
     return _approve(conn, key, "", by=by, now=now, path=path)
 
 
 def approve_by_token(
-    conn: sqlite3.Connection, token: str, *, now: datetime, path: Path | str
+    conn: Connection, token: str, *, now: datetime, path: Where
 ) -> Approval | None:
     """Approve the issue a link names, once: ``None`` for a forged, used or replaced link."""
     found = check_token(conn, token)
@@ -141,8 +136,8 @@ def approve_by_token(
 
 
 def _approve(
-    conn: sqlite3.Connection, key: str, token_hash: str, *, by: str, now: datetime,
-    path: Path | str,
+    conn: Connection, key: str, token_hash: str, *, by: str, now: datetime,
+    path: Where,
 ) -> Approval | None:  # fmt: skip
     # An empty token_hash is the shell's approval (by issue key); a link must match its hash.
     with transaction(conn, path):
@@ -156,7 +151,7 @@ def _approve(
     return get(conn, key) if cur.rowcount == 1 else None
 
 
-def check_token(conn: sqlite3.Connection, token: str) -> Approval | None:
+def check_token(conn: Connection, token: str) -> Approval | None:
     """The issue awaiting approval that ``token`` is the current link of, else ``None``."""
     key, _, rest = token.partition(".")
     nonce, _, signature = rest.partition(".")
@@ -171,9 +166,7 @@ def check_token(conn: sqlite3.Connection, token: str) -> Approval | None:
     return found if hmac.compare_digest(row["token_hash"], _digest(token)) else None
 
 
-def hold(
-    conn: sqlite3.Connection, key: str, *, due: datetime, now: datetime, path: Path | str
-) -> bool:
+def hold(conn: Connection, key: str, *, due: datetime, now: datetime, path: Where) -> bool:
     """Mark a proofed issue held at its send time ``due``; True the first time (tell the
     editors once), False when it was held already or is not awaiting approval."""
     with transaction(conn, path):
@@ -185,18 +178,18 @@ def hold(
     return cur.rowcount == 1
 
 
-def forget(conn: sqlite3.Connection, key: str, *, path: Path | str) -> None:
+def forget(conn: Connection, key: str, *, path: Where) -> None:
     """Drop issue ``key``'s row (``digest reset --issue``)."""
     with transaction(conn, path):
         conn.execute("DELETE FROM approvals WHERE issue_id = ?", (key,))
 
 
-def _new_token(conn: sqlite3.Connection, key: str) -> str:
+def _new_token(conn: Connection, key: str) -> str:
     nonce = secrets.token_urlsafe(18)
     return f"{key}.{nonce}.{_sign(conn, key, nonce)}"
 
 
-def _sign(conn: sqlite3.Connection, key: str, nonce: str) -> str:
+def _sign(conn: Connection, key: str, nonce: str) -> str:
     row = conn.execute("SELECT value FROM meta WHERE key = 'approve_key'").fetchone()
     secret = bytes.fromhex(row["value"])
     return hmac.new(secret, f"{key}.{nonce}".encode(), hashlib.sha256).hexdigest()[:40]

@@ -1,4 +1,6 @@
-"""The state database: one SQLite file (``state:`` in config) holding everything digest remembers.
+"""The state database: one SQLite file (``state:`` in config) holding everything digest
+remembers — or, for a publication that outgrows one host, a PostgreSQL database
+(``state: postgresql://…``, ``state.pg``; see docs/scaling.md).
 
 Tables (the schema is created here, once; each table has one owner module in ``state/``, and no
 SQL is written outside this package):
@@ -33,8 +35,13 @@ since is a numbered step in ``migrations.py`` (``issues.nonce`` and ``meta`` cam
 2), and ``connect`` runs the missing ones when it opens an older file, after copying it to
 ``<name>.v<old>.bak``.
 
-Fail closed: any error opening or writing the file is a ``StateError`` naming the file, and
-callers send nothing when they can't record intent.
+Both backends meet the state modules through ``Connection``: ``sqlite3.Connection`` itself
+(unchanged, no wrapper on the default path) or ``pg.PgConnection``, which takes the same SQL.
+``connect`` picks one from ``state:``; ``transaction`` opens a write on either. A PostgreSQL
+database gets the current schema on first use (``pgschema``).
+
+Fail closed: any error opening or writing the file (or the server) is a ``StateError`` naming
+it, and callers send nothing when they can't record intent.
 """
 
 from __future__ import annotations
@@ -47,15 +54,53 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
+from digest.config.target import PostgresState
 from digest.config.usable import folder_problem
 from digest.errors import StateError
-from digest.state import migrations
+from digest.state import migrations, pg, pgschema
 from digest.state.migrations import SCHEMA_VERSION as SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from digest.config import Config
+
+#: Where the state is: a SQLite file or a PostgreSQL database (``config.state``).
+Target = Path | PostgresState
+#: What error messages name: the target, or a plain string.
+Where = Path | str | PostgresState
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the state modules use."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """A state connection: ``sqlite3.Connection`` or ``pg.PgConnection``."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres(conn: Connection | Target) -> bool:
+    """Whether ``conn`` (or a ``state:`` value) is the PostgreSQL backend."""
+    return isinstance(conn, pg.PgConnection | PostgresState)
+
 
 #: Seconds a connection waits for another process's write lock before giving up with a
 #: ``StateError`` ("database is locked"). A send holds the lock for moments at a time, so the
@@ -133,14 +178,31 @@ def stamp(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
-def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
+def connect(path: Target, *, create: bool = True) -> Connection:
     """Open the state database, creating the file and schema if needed, and upgrading the
-    schema of a file an older digest wrote (``migrations.upgrade``).
+    schema of a file an older digest wrote (``migrations.upgrade``); a ``postgresql://``
+    state opens a session to the server and creates or upgrades its schema (``pgschema``).
 
     WAL mode lets the web service read while a send writes; ``busy_timeout`` makes a second
     writer wait instead of failing at once. Autocommit mode: callers open transactions with
     ``transaction(conn)`` so each ledger write is durable before the next step.
     """
+    if isinstance(path, PostgresState):
+        return _connect_pg(path, create=create)
+    return _connect_sqlite(path, create=create)
+
+
+def _connect_pg(target: PostgresState, *, create: bool) -> pg.PgConnection:
+    conn = pg.connect(target)
+    try:
+        pgschema.ensure(conn, create=create)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _connect_sqlite(path: Path, *, create: bool) -> sqlite3.Connection:
     shown = str(path)
     try:
         if create:
@@ -171,12 +233,26 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def state_problem(path: Path) -> str | None:
+def state_exists(target: Target) -> bool:
+    """Whether there is a state to look at (for a look that must not create one)."""
+    if isinstance(target, Path):
+        return target.exists()
+    conn = pg.connect(target)
+    try:
+        return pgschema.version(conn) > 0
+    finally:
+        conn.close()
+
+
+def state_problem(path: Target) -> str | None:
     """Why the state database at ``path`` can't be used, or ``None`` (for ``digest check``).
 
     An existing file is opened read-only and its schema read; a missing one needs a folder
-    it can be created in. Nothing is written.
+    it can be created in; a PostgreSQL server is connected to and its schema version read.
+    Nothing is written.
     """
+    if isinstance(path, PostgresState):
+        return _pg_problem(path)
     if path.is_dir():
         return f"{path} is a folder, not a state database"
     if not path.exists():
@@ -197,7 +273,21 @@ def state_problem(path: Path) -> str | None:
     return None
 
 
-def open_for(config: Config, *, create: bool = True) -> sqlite3.Connection:
+def _pg_problem(target: PostgresState) -> str | None:
+    try:
+        conn = pg.connect(target)
+        try:
+            found = pgschema.version(conn)
+        finally:
+            conn.close()
+    except StateError as e:
+        return e.reason
+    if found > SCHEMA_VERSION:
+        return f"written by a newer digest (schema {found}); upgrade digest"
+    return None
+
+
+def open_for(config: Config, *, create: bool = True) -> Connection:
     """``connect`` to ``config.state`` for this config's newsletter — the one door every command
     uses. The file remembers the newsletter it belongs to (``meta`` key ``newsletter``: the
     From address and ``base_url``, written on first use); another newsletter's config is
@@ -220,7 +310,7 @@ def open_for(config: Config, *, create: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def _owner(conn: sqlite3.Connection, path: Path, mine: dict[str, str]) -> dict[str, str]:
+def _owner(conn: Connection, path: Target, mine: dict[str, str]) -> dict[str, str]:
     """The newsletter the file belongs to; a file without one becomes ``mine``'s."""
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'newsletter'").fetchone()
@@ -230,7 +320,7 @@ def _owner(conn: sqlite3.Connection, path: Path, mine: dict[str, str]) -> dict[s
         return dict(json.loads(row[0]))
     with transaction(conn, path):
         conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('newsletter', ?)",
+            "INSERT INTO meta (key, value) VALUES ('newsletter', ?) ON CONFLICT DO NOTHING",
             (json.dumps(mine, ensure_ascii=False),),
         )
         row = conn.execute("SELECT value FROM meta WHERE key = 'newsletter'").fetchone()
@@ -245,8 +335,14 @@ def _same_newsletter(theirs: dict[str, str], mine: dict[str, str]) -> bool:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, path: Path | str = "") -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``; any SQLite failure becomes a ``StateError``."""
+def transaction(conn: Connection, path: Where = "") -> Iterator[Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; any SQLite failure becomes a ``StateError``. On
+    PostgreSQL ``BEGIN`` … ``COMMIT`` (read committed; the connection already turns every
+    failure into a ``StateError`` naming the server)."""
+    if isinstance(conn, pg.PgConnection):
+        with _pg_transaction(conn):
+            yield conn
+        return
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.DatabaseError as e:
@@ -266,7 +362,20 @@ def transaction(conn: sqlite3.Connection, path: Path | str = "") -> Iterator[sql
         raise _cant_write(path, e) from e
 
 
-def _cant_write(path: Path | str, error: sqlite3.DatabaseError) -> StateError:
+@contextmanager
+def _pg_transaction(conn: pg.PgConnection) -> Iterator[None]:
+    conn.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        if not conn.broken and conn.in_transaction:
+            with suppress(StateError):
+                conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _cant_write(path: Where, error: sqlite3.DatabaseError) -> StateError:
     return StateError(str(path) or "state database", f"can't write ({error}); {_hint(error)}")
 
 
@@ -282,7 +391,7 @@ def _hint(error: sqlite3.DatabaseError) -> str:
     return "check that the disk has free space and the file and its folder are writable"
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def _rollback(conn: Connection) -> None:
     """Undo what is left of a failed transaction. SQLite has often rolled it back already (a
     full disk, an I/O error, a lock); a ``ROLLBACK`` then would raise "no transaction is
     active" and hide the real error, and a failing one has nothing more to tell."""

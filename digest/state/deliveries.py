@@ -11,16 +11,26 @@ process being killed (the data is in the WAL, in the OS page cache) and skips on
 message. A power cut may roll back the last moments of the ledger; a rolled-back row only ever
 moves *backwards* (``sent`` → ``sending`` → ``pending``), so it is sent again with the same
 Message-ID — never lost.
+
+**On PostgreSQL several senders share one issue** (on one host or several). A claim is one
+statement: ``SELECT … FOR UPDATE SKIP LOCKED`` picks pending rows no other sender is claiming at
+that instant, and the same statement marks them ``sending`` with ``claimed_by`` — the claiming
+server session (``pg.PgConnection.session``). A ``sending`` row goes back to ``pending`` only
+once that session is gone from ``pg_stat_activity``, i.e. its sender died (or lost the
+database): so a live sender's copies in flight are never taken from it, and a dead one's are
+sent again, with the same Message-ID, by whichever sender finds them — at the start of a send
+(``prepare_resume``) or when no pending row is left (``claim``). If every other sender has
+finished by then, the rows wait, ``sending``, for the next ``digest send`` or scheduled run,
+which resumes the issue as after any crash.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-from digest.state.db import stamp, transaction
+from digest.state.db import Connection, Where, is_postgres, stamp, transaction
 from digest.status import DELIVERY_ORDER, DeliveryStatus
 
 
@@ -36,7 +46,8 @@ class Claimed:
     first_name: str = ""
 
 
-#: The first name an import file may give, whatever it called the column.
+#: The first name an import file may give, whatever it called the column (SQLite's form;
+#: ``_CLAIM`` has PostgreSQL's).
 _FIRST_NAME = (
     "COALESCE(json_extract(s.extra, '$.first_name'), json_extract(s.extra, '$.\"first name\"'),"
     " json_extract(s.extra, '$.firstname'), '')"
@@ -54,33 +65,30 @@ class Outcome:
     bounced: bool = False
 
 
-def tune_for_sending(conn: sqlite3.Connection) -> None:
-    """One ``fsync`` fewer per ledger write; see the module docstring for why that is safe."""
-    conn.execute("PRAGMA synchronous = NORMAL")
+def tune_for_sending(conn: Connection) -> None:
+    """One ``fsync`` fewer per ledger write; see the module docstring for why that is safe.
+    (PostgreSQL keeps its own ``synchronous_commit``: the server's durability is its admin's.)"""
+    if not is_postgres(conn):
+        conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def active_count(conn: sqlite3.Connection) -> int:
+def active_count(conn: Connection) -> int:
     return int(
         conn.execute("SELECT count(*) FROM subscribers WHERE status = 'active'").fetchone()[0]
     )
 
 
-def prepare_resume(conn: sqlite3.Connection, key: str, *, path: Path | str) -> int:
+def prepare_resume(conn: Connection, key: str, *, path: Where) -> int:
     """Make an issue's leftover rows sendable again; call only while holding the send lock.
 
     ``deferred`` rows get their next try. ``sending`` rows were left by a sender that died
     between claiming and recording: whether that copy left is unknowable, so it goes again with
     the same Message-ID (receivers, and our sink in the tests, treat equal Message-IDs as one
-    message). Returns how many rows were left ``sending``.
+    message). Returns how many rows were left ``sending``. On PostgreSQL only rows whose
+    claiming session is gone count (see the module docstring): other senders may be at work.
     """
     with transaction(conn, path):
-        cur = conn.execute(
-            """UPDATE deliveries SET status = 'pending',
-                   last_error = 'interrupted; sent again with the same Message-ID'
-               WHERE issue_id = ? AND status = 'sending'""",
-            (key,),
-        )
-        interrupted = cur.rowcount
+        interrupted = _release_orphans(conn, key)
         conn.execute(
             "UPDATE deliveries SET status = 'pending' WHERE issue_id = ? AND status = 'deferred'",
             (key,),
@@ -88,7 +96,27 @@ def prepare_resume(conn: sqlite3.Connection, key: str, *, path: Path | str) -> i
     return interrupted
 
 
-def reopen_unknown(conn: sqlite3.Connection, key: str, *, path: Path | str) -> int:
+_ORPHANED = """UPDATE deliveries SET status = 'pending', claimed_by = '',
+        last_error = 'interrupted; sent again with the same Message-ID'
+    WHERE issue_id = ? AND status = 'sending' AND NOT EXISTS (
+        SELECT 1 FROM pg_stat_activity a
+        WHERE a.pid || ':' || extract(epoch FROM a.backend_start) = deliveries.claimed_by)"""
+
+
+def _release_orphans(conn: Connection, key: str) -> int:
+    """``sending`` rows whose sender is gone → ``pending`` (inside the caller's transaction)."""
+    if is_postgres(conn):
+        return int(conn.execute(_ORPHANED, (key,)).rowcount)
+    cur = conn.execute(
+        """UPDATE deliveries SET status = 'pending',
+               last_error = 'interrupted; sent again with the same Message-ID'
+           WHERE issue_id = ? AND status = 'sending'""",
+        (key,),
+    )
+    return int(cur.rowcount)
+
+
+def reopen_unknown(conn: Connection, key: str, *, path: Where) -> int:
     """On request only: make ``unknown`` copies pending again (same Message-ID on re-send)."""
     with transaction(conn, path):
         cur = conn.execute(
@@ -105,13 +133,15 @@ def reopen_unknown(conn: sqlite3.Connection, key: str, *, path: Path | str) -> i
 
 
 def claim(
-    conn: sqlite3.Connection, key: str, limit: int, *, path: Path | str
+    conn: Connection, key: str, limit: int, *, path: Where
 ) -> tuple[list[Claimed], list[Outcome]]:
     """Claim up to ``limit`` pending rows (→ ``sending``) for this sender.
 
     Rows whose subscriber is no longer active (unsubscribed or bounced since the issue started)
     are marked ``skipped`` instead and returned as outcomes.
     """
+    if is_postgres(conn):
+        return _claim_shared(conn, key, limit, path=path)
     claimed: list[Claimed] = []
     skipped: list[Outcome] = []
     at = stamp()
@@ -152,14 +182,55 @@ def claim(
     return claimed, skipped
 
 
-def subscriber_status(conn: sqlite3.Connection, subscriber_id: int) -> str:
+_CLAIM = """WITH picked AS (
+        SELECT subscriber_id FROM deliveries WHERE issue_id = ? AND status = 'pending'
+        ORDER BY subscriber_id LIMIT ? FOR UPDATE SKIP LOCKED)
+    UPDATE deliveries d SET
+        status = CASE WHEN s.status = 'active' THEN 'sending' ELSE 'skipped' END,
+        attempts = d.attempts + CASE WHEN s.status = 'active' THEN 1 ELSE 0 END,
+        last_error = CASE WHEN s.status = 'active' THEN '' ELSE 'subscriber is ' || s.status END,
+        updated_at = ?, claimed_by = ?
+    FROM picked, subscribers s
+    WHERE d.issue_id = ? AND d.subscriber_id = picked.subscriber_id AND s.id = d.subscriber_id
+    RETURNING d.subscriber_id, s.email, s.name, s.token, s.status,
+        COALESCE(s.extra::jsonb ->> 'first_name', s.extra::jsonb ->> 'first name',
+                 s.extra::jsonb ->> 'firstname', '') AS first_name"""
+
+
+def _claim_shared(
+    conn: Connection, key: str, limit: int, *, path: Where
+) -> tuple[list[Claimed], list[Outcome]]:
+    """PostgreSQL's claim, shared by any number of senders (see the module docstring): one
+    statement, committed on its own. When no pending row is left, rows a dead sender had
+    claimed are released first and claimed in their turn."""
+    args = (key, limit, stamp(), getattr(conn, "session", ""), key)
+    rows = conn.execute(_CLAIM, args).fetchall()
+    if not rows:
+        with transaction(conn, path):
+            released = _release_orphans(conn, key)
+        if released:
+            rows = conn.execute(_CLAIM, args).fetchall()
+    claimed = [
+        Claimed(r["subscriber_id"], r["email"], r["name"], r["token"], str(r["first_name"] or ""))
+        for r in rows
+        if r["status"] == "active"
+    ]
+    skipped = [
+        Outcome(r["subscriber_id"], "skipped", f"subscriber is {r['status']}")
+        for r in rows
+        if r["status"] != "active"
+    ]
+    return claimed, skipped
+
+
+def subscriber_status(conn: Connection, subscriber_id: int) -> str:
     """The subscriber's status right now (checked just before each message leaves)."""
     row = conn.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
     return str(row[0]) if row else "removed"
 
 
 def record_outcomes(
-    conn: sqlite3.Connection, key: str, outcomes: Iterable[Outcome], *, path: Path | str
+    conn: Connection, key: str, outcomes: Iterable[Outcome], *, path: Where
 ) -> None:
     """Record what happened to each copy, in one transaction.
 
@@ -184,7 +255,7 @@ def record_outcomes(
         )
 
 
-def counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
+def counts(conn: Connection, key: str) -> dict[str, int]:
     found: dict[str, int] = dict.fromkeys(DELIVERY_ORDER, 0)
     for row in conn.execute(
         "SELECT status, count(*) FROM deliveries WHERE issue_id = ? GROUP BY status", (key,)
@@ -193,7 +264,7 @@ def counts(conn: sqlite3.Connection, key: str) -> dict[str, int]:
     return found
 
 
-def recipients(conn: sqlite3.Connection, key: str | None) -> Iterable[sqlite3.Row]:
+def recipients(conn: Connection, key: str | None) -> Iterable[Any]:
     """Who a send would reach: the issue's unsent rows, or every active subscriber if no issue.
 
     Streams from SQLite, for ``digest send --dry-run``.

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import sqlite3
+
+from digest.state.db import Connection
 
 
-def identity(conn: sqlite3.Connection) -> bytes:
+def identity(conn: Connection) -> bytes:
     row = conn.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
     return bytes.fromhex(row[0])
 
 
-def address_hash(conn: sqlite3.Connection, email: str) -> str:
+def address_hash(conn: Connection, email: str) -> str:
     key = identity(conn)
     return hmac.new(key, email.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def erased_at(conn: sqlite3.Connection, email: str) -> str | None:
+def erased_at(conn: Connection, email: str) -> str | None:
     """When ``email`` was erased, or ``None``."""
     row = conn.execute(
         "SELECT erased_at FROM erased WHERE hash = ?", (address_hash(conn, email),)
@@ -31,14 +32,15 @@ def erased_at(conn: sqlite3.Connection, email: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def remember(conn: sqlite3.Connection, email: str, now: str) -> None:
+def remember(conn: Connection, email: str, now: str) -> None:
     """Inside the caller's transaction."""
     conn.execute(
-        "INSERT OR REPLACE INTO erased (hash, erased_at) VALUES (?, ?)",
+        "INSERT INTO erased (hash, erased_at) VALUES (?, ?) "
+        "ON CONFLICT (hash) DO UPDATE SET erased_at = excluded.erased_at",
         (address_hash(conn, email), now),
     )
 
 
-def forget(conn: sqlite3.Connection, email: str) -> None:
+def forget(conn: Connection, email: str) -> None:
     """The owner signed up again and confirmed: the address may be imported again."""
     conn.execute("DELETE FROM erased WHERE hash = ?", (address_hash(conn, email),))

@@ -12,13 +12,12 @@ the welcome mail left (``add_evidence``).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from digest.state.db import transaction
+from digest.state.db import Connection, is_postgres, transaction
 from digest.status import EventKind, InboundKind, SubscriberStatus
 
 #: How far back soft bounces count when no ``inbound.soft_bounce_window`` is configured.
@@ -44,7 +43,7 @@ class Applied:
 
 
 def record(
-    conn: sqlite3.Connection,
+    conn: Connection,
     subscriber_id: int,
     kind: EventKind,
     *,
@@ -55,8 +54,8 @@ def record(
 ) -> bool:
     """Add one event inside the caller's transaction; ``False`` if ``source`` already had it."""
     cur = conn.execute(
-        """INSERT OR IGNORE INTO events (subscriber_id, kind, at, detail, evidence, source)
-           VALUES (?, ?, ?, ?, ?, ?)""",
+        """INSERT INTO events (subscriber_id, kind, at, detail, evidence, source)
+           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
         (
             subscriber_id,
             kind,
@@ -70,7 +69,7 @@ def record(
 
 
 def add_evidence(
-    conn: sqlite3.Connection, subscriber_id: int, kind: EventKind, evidence: dict[str, Any]
+    conn: Connection, subscriber_id: int, kind: EventKind, evidence: dict[str, Any]
 ) -> bool:
     """Add ``evidence`` to the subscriber's latest ``kind`` event: what came of it afterwards
     (after ``confirmed``, whether the welcome mail left). ``False`` if there is no such event
@@ -91,7 +90,7 @@ def add_evidence(
     return True
 
 
-def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
+def history(conn: Connection, subscriber_id: int) -> list[Event]:
     rows = conn.execute(
         "SELECT kind, at, detail, evidence FROM events WHERE subscriber_id = ? ORDER BY id",
         (subscriber_id,),
@@ -99,27 +98,35 @@ def history(conn: sqlite3.Connection, subscriber_id: int) -> list[Event]:
     return [Event(r["kind"], r["at"], r["detail"], json.loads(r["evidence"])) for r in rows]
 
 
+_JSON_FIELD = {
+    "sqlite": "json_extract(evidence, '$.{}')",
+    "postgresql": "(evidence::jsonb ->> '{}')",
+}
+
+
 def count_since(
-    conn: sqlite3.Connection, kind: EventKind, since: datetime, *, subscriber_id: int | None = None,
+    conn: Connection, kind: EventKind, since: datetime, *, subscriber_id: int | None = None,
     ip: str | None = None, mailed: bool = False,
 ) -> int:  # fmt: skip
     """How many ``kind`` events since ``since``, for one subscriber or from one IP address;
     ``mailed``: only sign-ups that sent a confirmation mail (not over ``signup.per_hour``)."""
     sql = "SELECT count(*) FROM events WHERE kind = ? AND at >= ?"
     args: list[object] = [kind, since.isoformat(timespec="seconds")]
+    # The evidence is JSON text on both backends; each reads a field its own way.
+    field = _JSON_FIELD["postgresql" if is_postgres(conn) else "sqlite"]
     if mailed:
-        sql += " AND json_extract(evidence, '$.capped') IS NULL"
+        sql += f" AND {field.format('capped')} IS NULL"
     if subscriber_id is not None:
         sql += " AND subscriber_id = ?"
         args.append(subscriber_id)
     if ip is not None:
-        sql += " AND json_extract(evidence, '$.ip') = ?"
+        sql += f" AND {field.format('ip')} = ?"
         args.append(ip)
     return int(conn.execute(sql, args).fetchone()[0])
 
 
 def match(
-    conn: sqlite3.Connection,
+    conn: Connection,
     addresses: Iterable[str] = (),
     tokens: Iterable[str] = (),
     message_ids: Iterable[str] = (),
@@ -166,7 +173,7 @@ _EVENT: dict[InboundKind, EventKind] = {
 
 
 def apply_report(
-    conn: sqlite3.Connection,
+    conn: Connection,
     subscriber: tuple[int, str],
     kind: InboundKind,
     *,
@@ -207,7 +214,7 @@ def apply_report(
     return Applied(email, kind, status, repeated=not new)
 
 
-def _soft_count(conn: sqlite3.Connection, sid: int, since: datetime) -> int:
+def _soft_count(conn: Connection, sid: int, since: datetime) -> int:
     """The soft bounces that count now, the one just recorded included: those after ``since``
     (the window's start) and after the count was last reset to 0 (a confirmation, or the
     operator re-adding the address).

@@ -9,17 +9,17 @@ their history and subscribers are never touched.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
-from digest.state.db import transaction
+from digest.state.db import Connection, Where, is_postgres, transaction
 
 
-def issue_reviews(conn: sqlite3.Connection, key: str) -> dict[str, str]:
+def issue_reviews(conn: Connection, key: str) -> dict[str, str]:
     """``{review id: title}`` for each review issue ``key`` carried, in the order recorded."""
+    order = "seq" if is_postgres(conn) else "rowid"  # the order they were recorded in
     rows = conn.execute(
-        "SELECT review_id, title FROM issue_reviews WHERE issue_id = ? ORDER BY rowid", (key,)
+        f"SELECT review_id, title FROM issue_reviews WHERE issue_id = ? ORDER BY {order}",  # noqa: S608
+        (key,),
     )
     return {r[0]: r[1] for r in rows}
 
@@ -33,7 +33,7 @@ class Forgotten:
     reviews: int
 
 
-def forget_issue(conn: sqlite3.Connection, key: str, *, path: Path | str) -> Forgotten | None:
+def forget_issue(conn: Connection, key: str, *, path: Where) -> Forgotten | None:
     """Delete issue ``key`` with its deliveries and review records; ``None`` if there is none."""
     with transaction(conn, path):
         if conn.execute("SELECT 1 FROM issues WHERE id = ?", (key,)).fetchone() is None:

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 
 import httpx
 
+from digest.errors import StateError
+from digest.state.db import Connection
+
 log = logging.getLogger(__name__)
 
 
-def cache_lookup(
-    conn: sqlite3.Connection | None, url: str
-) -> tuple[str | None, str | None, bytes] | None:
+def cache_lookup(conn: Connection | None, url: str) -> tuple[str | None, str | None, bytes] | None:
     """``(etag, last_modified, body)`` remembered for ``url``, or ``None``."""
     if conn is None:
         return None
@@ -26,7 +27,7 @@ def cache_lookup(
         row = conn.execute(
             "SELECT etag, last_modified, body FROM http_cache WHERE url = ?", (url,)
         ).fetchone()
-    except sqlite3.Error as e:
+    except (sqlite3.Error, StateError) as e:
         # The cache only saves bandwidth: without it the feed is fetched in full.
         log.warning("http cache unreadable (%s); fetching %s in full", e, url)
         return None
@@ -39,9 +40,7 @@ def cache_lookup(
     )
 
 
-def cache_store(
-    conn: sqlite3.Connection | None, url: str, headers: httpx.Headers, body: bytes
-) -> None:
+def cache_store(conn: Connection | None, url: str, headers: httpx.Headers, body: bytes) -> None:
     """Remember ``body`` with its validators; forget the URL when the server sent none."""
     if conn is None:
         return
@@ -58,5 +57,5 @@ def cache_store(
             "fetched_at = excluded.fetched_at",
             (url, etag, last_modified, body, datetime.now(UTC).isoformat()),
         )
-    except sqlite3.Error as e:
+    except (sqlite3.Error, StateError) as e:
         log.warning("http cache not written (%s); %s will be fetched in full next time", e, url)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from digest.models import Markers, Period, RenderedDigest
-from digest.state.db import stamp, transaction
+from digest.state.db import Connection, Where, stamp, transaction
 from digest.state.deliveries import counts
 from digest.status import IssueStatus
 
@@ -52,7 +51,7 @@ class IssueSummary:
     counts: dict[str, int]
 
 
-def get_issue(conn: sqlite3.Connection, key: str) -> StoredIssue | None:
+def get_issue(conn: Connection, key: str) -> StoredIssue | None:
     row = conn.execute("SELECT * FROM issues WHERE id = ?", (key,)).fetchone()
     if row is None:
         return None
@@ -87,12 +86,12 @@ def _derived_nonce(markers: str, created_at: str) -> str:
     return hashlib.sha256(f"{markers}\0{created_at}".encode()).hexdigest()[:16]
 
 
-def sent_review_ids(conn: sqlite3.Connection) -> frozenset[str]:
+def sent_review_ids(conn: Connection) -> frozenset[str]:
     """Every review already carried by an issue: selection leaves these out."""
     return frozenset(r[0] for r in conn.execute("SELECT review_id FROM issue_reviews"))
 
 
-def carry_since(conn: sqlite3.Connection, period: Period) -> datetime | None:
+def carry_since(conn: Connection, period: Period) -> datetime | None:
     """Where the window of ``period`` reaches back to: the start of the latest earlier issue
     that carried reviews, when that is before ``period.start`` — else ``None``.
 
@@ -144,16 +143,12 @@ class IssueDraft:
         )  # fmt: skip
 
 
-def record_issue(
-    conn: sqlite3.Connection, rendered: RenderedDigest, *, now: datetime, path: Path | str
-) -> int:
+def record_issue(conn: Connection, rendered: RenderedDigest, *, now: datetime, path: Where) -> int:
     """``record_draft`` of a rendering just made."""
     return record_draft(conn, IssueDraft.of(rendered), now=now, path=path)
 
 
-def record_draft(
-    conn: sqlite3.Connection, draft: IssueDraft, *, now: datetime, path: Path | str
-) -> int:
+def record_draft(conn: Connection, draft: IssueDraft, *, now: datetime, path: Where) -> int:
     """Record the issue, a ``pending`` row per active subscriber, its reviews' identities (link
     and guid) — ONE transaction, so a failure leaves nothing behind. Returns recipients.
     """
@@ -198,7 +193,7 @@ def record_draft(
 
 
 def record_empty(
-    conn: sqlite3.Connection, period: Period, note: str, *, now: datetime, path: Path | str
+    conn: Connection, period: Period, note: str, *, now: datetime, path: Where
 ) -> None:
     """An issue with nothing to send: recorded so the period is never built twice."""
     with transaction(conn, path):
@@ -211,9 +206,7 @@ def record_empty(
         )  # fmt: skip
 
 
-def finish_if_complete(
-    conn: sqlite3.Connection, key: str, *, now: datetime, path: Path | str
-) -> bool:
+def finish_if_complete(conn: Connection, key: str, *, now: datetime, path: Where) -> bool:
     """Mark the issue ``done`` once no row is pending, sending or deferred."""
     with transaction(conn, path):
         cur = conn.execute(
@@ -226,7 +219,7 @@ def finish_if_complete(
     return cur.rowcount == 1
 
 
-def history(conn: sqlite3.Connection, limit: int = 50) -> list[IssueSummary]:
+def history(conn: Connection, limit: int = 50) -> list[IssueSummary]:
     """Issues, newest first, with their delivery counts."""
     issues = conn.execute(
         """SELECT id, status, subject, review_count, created_at, finished_at, note
@@ -265,7 +258,7 @@ class ArchivedIssue:
         return f"{local.day} {local:%b %Y}"
 
 
-def _when(row: sqlite3.Row) -> datetime:
+def _when(row: Any) -> datetime:
     """When an issue went out: ``finished_at``, else when it was created, else its period."""
     for column in ("finished_at", "created_at", "period_end"):
         value = row[column]
@@ -279,7 +272,7 @@ def _when(row: sqlite3.Row) -> datetime:
     return datetime.fromtimestamp(0, UTC)
 
 
-def _issue(row: sqlite3.Row) -> ArchivedIssue:
+def _issue(row: Any) -> ArchivedIssue:
     return ArchivedIssue(
         key=row["id"],
         subject=row["subject"] or row["id"],
@@ -292,7 +285,7 @@ def _issue(row: sqlite3.Row) -> ArchivedIssue:
 _COLUMNS = "id, subject, preheader, review_count, finished_at, created_at, period_end"
 
 
-def sent_issues(conn: sqlite3.Connection, limit: int = 1000) -> list[ArchivedIssue]:
+def sent_issues(conn: Connection, limit: int = 1000) -> list[ArchivedIssue]:
     """Finished issues, newest first. An issue still going out appears once it is done."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM issues WHERE status = 'done' "  # noqa: S608 (constant columns)
@@ -305,13 +298,13 @@ def sent_issues(conn: sqlite3.Connection, limit: int = 1000) -> list[ArchivedIss
 # Read by the pipeline and the scheduler's tick
 
 
-def unfinished(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+def unfinished(conn: Connection) -> list[tuple[str, str]]:
     """``(key, period_end)`` of each issue left ``sending`` (a crash, a stop), oldest first."""
     rows = conn.execute("SELECT id, period_end FROM issues WHERE status = 'sending' ORDER BY id")
     return [(r["id"], r["period_end"]) for r in rows]
 
 
-def stored_period(conn: sqlite3.Connection, key: str) -> Period | None:
+def stored_period(conn: Connection, key: str) -> Period | None:
     """The period issue ``key`` was recorded for, or ``None`` when there is no such issue."""
     row = conn.execute(
         "SELECT period_start, period_end FROM issues WHERE id = ?", (key,)
@@ -322,6 +315,6 @@ def stored_period(conn: sqlite3.Connection, key: str) -> Period | None:
     return Period(key=key, start=start, end=end)
 
 
-def issue_keys(conn: sqlite3.Connection) -> list[str]:
+def issue_keys(conn: Connection) -> list[str]:
     """Every recorded issue's key, newest first (for a message naming what there is)."""
     return [r[0] for r in conn.execute("SELECT id FROM issues ORDER BY id DESC")]

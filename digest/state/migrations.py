@@ -30,6 +30,11 @@ What ``upgrade`` (called by ``db.connect`` on every open) does with the file it 
   transaction. Any failure rolls all of it back, leaving the file as it was, and the error says
   what to do. Two processes opening an old file at once are safe: the version is read again
   under the lock, so the second one finds the work done.
+
+**PostgreSQL** (``state: postgresql://…``) starts at schema 3, written as PostgreSQL DDL in
+``pgschema.PG_SCHEMA``, with its version in the ``meta`` table. Every migration from 4 on needs
+both forms: its SQLite step here *and* its PostgreSQL statements in ``pgschema.PG_MIGRATIONS``
+under the same number (``tests/state/test_postgres.py`` fails while one is missing).
 """
 
 from __future__ import annotations

@@ -6,36 +6,33 @@ weeks were missed while it was down). Its only writer is this module.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from digest.state.db import stamp, transaction
+from digest.state.db import Connection, Where, stamp, transaction
 from digest.status import RunOutcome, RunTrigger
 
 #: Run triggers that mean the scheduler itself was up (``digest run`` by hand does not count).
 SCHEDULED: tuple[RunTrigger, ...] = ("schedule", "catch-up")
 
 
-def start_run(
-    conn: sqlite3.Connection, trigger: RunTrigger, *, now: datetime, path: Path | str
-) -> int:
+def start_run(conn: Connection, trigger: RunTrigger, *, now: datetime, path: Where) -> int:
     with transaction(conn, path):
-        cur = conn.execute(
-            "INSERT INTO runs (trigger, started_at) VALUES (?, ?)", (trigger, stamp(now))
-        )
-    return int(cur.lastrowid or 0)
+        row = conn.execute(
+            "INSERT INTO runs (trigger, started_at) VALUES (?, ?) RETURNING id",
+            (trigger, stamp(now)),
+        ).fetchone()
+    return int(row[0])
 
 
 def finish_run(
-    conn: sqlite3.Connection,
+    conn: Connection,
     run_id: int,
     *,
     issue_id: str | None,
     outcome: RunOutcome,
     detail: str,
-    path: Path | str,
+    path: Where,
 ) -> None:
     with transaction(conn, path):
         conn.execute(
@@ -55,7 +52,7 @@ class RunSummary:
     detail: str
 
 
-def recent_runs(conn: sqlite3.Connection, limit: int = 20) -> list[RunSummary]:
+def recent_runs(conn: Connection, limit: int = 20) -> list[RunSummary]:
     """Runs, newest first — skipped weeks and their reasons included."""
     rows = conn.execute(
         """SELECT started_at, trigger, COALESCE(issue_id, '') AS issue_id,
@@ -67,9 +64,7 @@ def recent_runs(conn: sqlite3.Connection, limit: int = 20) -> list[RunSummary]:
     return [RunSummary(**dict(r)) for r in rows]
 
 
-def record_skipped(
-    conn: sqlite3.Connection, key: str, *, now: datetime, detail: str, path: Path | str
-) -> None:
+def record_skipped(conn: Connection, key: str, *, now: datetime, detail: str, path: Where) -> None:
     """A scheduled run for ``key`` that came too late to be made: a gap is never silent."""
     when = stamp(now)
     with transaction(conn, path):
@@ -80,7 +75,7 @@ def record_skipped(
         )
 
 
-def last_scheduled_start(conn: sqlite3.Connection) -> datetime | None:
+def last_scheduled_start(conn: Connection) -> datetime | None:
     """When the scheduler last ran: weeks after that with no issue were missed while down."""
     row = conn.execute(
         "SELECT started_at FROM runs WHERE trigger IN (?, ?) ORDER BY id DESC LIMIT 1", SCHEDULED
@@ -94,7 +89,7 @@ def last_scheduled_start(conn: sqlite3.Connection) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def accounted_for(conn: sqlite3.Connection, key: str) -> bool:
+def accounted_for(conn: Connection, key: str) -> bool:
     """Whether period ``key`` has an issue, or a recorded skip: either way it is not silent."""
     if conn.execute("SELECT 1 FROM issues WHERE id = ?", (key,)).fetchone():
         return True

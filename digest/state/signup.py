@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from digest.state import erased, events
-from digest.state.db import transaction
+from digest.state.db import Connection, transaction
 from digest.state.subscribers import clean_name, normalise_address
 
 #: What a sign-up came to (the visitor sees the same page for each).
@@ -61,7 +60,7 @@ def _stamp(when: datetime) -> str:
 
 
 def request(
-    conn: sqlite3.Connection, email: str, name: str, *, now: datetime, ip: str,
+    conn: Connection, email: str, name: str, *, now: datetime, ip: str,
     within: timedelta, per_address: int, per_ip: int, per_hour: int = 100,
 ) -> Request:  # fmt: skip
     """A sign-up from the web form: a new confirmation link for ``email``, unless it is already
@@ -84,13 +83,12 @@ def request(
     stamp, expires = _stamp(now), _stamp(now + within)
     with transaction(conn):
         if row is None:
-            cur = conn.execute(
+            sid = conn.execute(  # RETURNING: both backends hand the new id back the same way
                 """INSERT INTO subscribers (email, name, status, token, created_at, updated_at,
                                             confirm_hash, confirm_expires)
-                   VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id""",
                 (email, name, secrets.token_urlsafe(32), stamp, stamp, _hash(token), expires),
-            )
-            sid = int(cur.lastrowid or 0)
+            ).fetchone()[0]
         else:
             sid = int(row["id"])
         if row is not None and not capped:  # capped: an earlier link keeps working
@@ -106,17 +104,17 @@ def request(
     return Request("capped", email) if capped else Request("mail", email, name, token)
 
 
-def _find(conn: sqlite3.Connection, token: str) -> sqlite3.Row | None:
+def _find(conn: Connection, token: str) -> Any:
     if not 20 <= len(token) <= 100 or not set(token) <= _TOKEN_CHARS:
         return None
-    row: sqlite3.Row | None = conn.execute(
+    row: Any = conn.execute(
         "SELECT id, email, name, token, confirm_expires FROM subscribers WHERE confirm_hash = ?",
         (_hash(token),),
     ).fetchone()
     return row
 
 
-def check(conn: sqlite3.Connection, token: str, *, now: datetime) -> Confirmation:
+def check(conn: Connection, token: str, *, now: datetime) -> Confirmation:
     """What the link would do, changing nothing (a link scanner's GET)."""
     row = _find(conn, token)
     if row is None:
@@ -126,7 +124,7 @@ def check(conn: sqlite3.Connection, token: str, *, now: datetime) -> Confirmatio
     return Confirmation("ready", row["email"])
 
 
-def confirm(conn: sqlite3.Connection, token: str, *, now: datetime) -> Confirmation:
+def confirm(conn: Connection, token: str, *, now: datetime) -> Confirmation:
     """The owner pressed "Confirm": the address becomes active, whatever it was before (they
     asked to come back), its bounce count starts again and the link stops working. Only this
     one call per link answers ``confirmed`` (the row is claimed in the same transaction), so
@@ -148,7 +146,7 @@ def confirm(conn: sqlite3.Connection, token: str, *, now: datetime) -> Confirmat
     return Confirmation("confirmed", row["email"], row["id"], row["name"], row["token"])
 
 
-def purge_expired(conn: sqlite3.Connection, *, now: datetime) -> int:
+def purge_expired(conn: Connection, *, now: datetime) -> int:
     """Delete pending sign-ups whose link has expired (with their events); how many.
 
     Called with every sign-up, at every start of ``digest serve`` and at the start of every

@@ -18,7 +18,6 @@ import dataclasses
 import io
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import SubscriberError
 from digest.state import erased
-from digest.state.db import transaction
+from digest.state.db import Connection, transaction
 from digest.status import SubscriberStatus
 
 
@@ -80,7 +79,7 @@ clean_name = _clean_name
 
 
 def add(
-    conn: sqlite3.Connection, email: str, name: str = "", extra: dict[str, str] | None = None
+    conn: Connection, email: str, name: str = "", extra: dict[str, str] | None = None
 ) -> Subscriber:
     """Add an address, or re-subscribe it if it was unsubscribed or bounced (its soft-bounce
     count then starts again, as after a confirmation)."""
@@ -100,8 +99,10 @@ def add(
                    status = 'active',
                    soft_bounces = CASE WHEN subscribers.status = 'active'
                                        THEN subscribers.soft_bounces ELSE 0 END,
-                   name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,
-                   extra = CASE WHEN excluded.extra != '{}' THEN excluded.extra ELSE extra END,
+                   name = CASE WHEN excluded.name != '' THEN excluded.name
+                               ELSE subscribers.name END,
+                   extra = CASE WHEN excluded.extra != '{}' THEN excluded.extra
+                                ELSE subscribers.extra END,
                    updated_at = excluded.updated_at""",
             (
                 email,
@@ -117,7 +118,7 @@ def add(
     return found
 
 
-def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
+def get(conn: Connection, email: str) -> Subscriber | None:
     row = conn.execute(
         "SELECT id, email, name, status, token, extra FROM subscribers WHERE email = ?",
         (email.strip(),),
@@ -125,12 +126,12 @@ def get(conn: sqlite3.Connection, email: str) -> Subscriber | None:
     return Subscriber(**dict(row)) if row else None
 
 
-def remove(conn: sqlite3.Connection, email: str) -> bool:
+def remove(conn: Connection, email: str) -> bool:
     """Mark an address unsubscribed (the row stays so it is never mailed again)."""
     return set_status(conn, email, "unsubscribed")
 
 
-def set_status(conn: sqlite3.Connection, email: str, status: SubscriberStatus) -> bool:
+def set_status(conn: Connection, email: str, status: SubscriberStatus) -> bool:
     with transaction(conn):
         cur = conn.execute(
             "UPDATE subscribers SET status = ?, updated_at = ? WHERE email = ?",
@@ -139,7 +140,7 @@ def set_status(conn: sqlite3.Connection, email: str, status: SubscriberStatus) -
     return cur.rowcount > 0
 
 
-def by_token(conn: sqlite3.Connection, token: str) -> Subscriber | None:
+def by_token(conn: Connection, token: str) -> Subscriber | None:
     if not token or len(token) > 100:
         return None
     row = conn.execute(
@@ -150,7 +151,7 @@ def by_token(conn: sqlite3.Connection, token: str) -> Subscriber | None:
     return Subscriber(**dict(row))
 
 
-def unsubscribe_by_token(conn: sqlite3.Connection, token: str) -> Subscriber | None:
+def unsubscribe_by_token(conn: Connection, token: str) -> Subscriber | None:
     """One-click unsubscribe: idempotent; ``None`` (and nothing changed) for an unknown token."""
     found = by_token(conn, token)
     if found is None:
@@ -164,7 +165,7 @@ def unsubscribe_by_token(conn: sqlite3.Connection, token: str) -> Subscriber | N
     return found
 
 
-def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def status_counts(conn: Connection) -> dict[str, int]:
     """How many subscribers have each status (erased tombstones left out), every status
     shown even at 0, in ``SubscriberStatus`` order."""
     found = dict(
@@ -176,7 +177,7 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {s: int(found.get(s, 0)) for s in order}
 
 
-def listing(conn: sqlite3.Connection, status: str | None = None) -> list[Subscriber]:
+def listing(conn: Connection, status: str | None = None) -> list[Subscriber]:
     sql = "SELECT id, email, name, status, token, extra FROM subscribers"
     args: tuple[str, ...] = ()
     if status:
@@ -185,7 +186,7 @@ def listing(conn: sqlite3.Connection, status: str | None = None) -> list[Subscri
     return [Subscriber(**dict(r)) for r in conn.execute(sql + " ORDER BY id", args)]
 
 
-def active(conn: sqlite3.Connection) -> list[Subscriber]:
+def active(conn: Connection) -> list[Subscriber]:
     return listing(conn, "active")
 
 
@@ -197,7 +198,7 @@ class ImportResult:
     encoding: str = "UTF-8"  # how the file was read
 
 
-def import_csv(conn: sqlite3.Connection, path: Path) -> ImportResult:
+def import_csv(conn: Connection, path: Path) -> ImportResult:
     """Import ``email,name,…`` rows (a header row is required; extra columns are kept).
 
     UTF-8 (with or without a BOM), else Windows-1252 — what Excel saves on Windows; the
@@ -238,9 +239,7 @@ def _decode(data: bytes) -> tuple[str, str]:
             return data.decode("latin-1"), "Latin-1"
 
 
-def _import_rows(
-    conn: sqlite3.Connection, rows: Iterable[dict[str | None, str | None]]
-) -> ImportResult:
+def _import_rows(conn: Connection, rows: Iterable[dict[str | None, str | None]]) -> ImportResult:
     invalid: list[str] = []
     valid: list[tuple[str, str, str]] = []
     for n, row in enumerate(rows, start=2):
@@ -257,11 +256,10 @@ def _import_rows(
         valid.append((email, name, json.dumps(fields, sort_keys=True)))
     now = _now()
     with transaction(conn):
-        before = conn.total_changes
-        conn.executemany(
+        cur = conn.executemany(
             """INSERT INTO subscribers (email, name, extra, status, token, created_at, updated_at)
                VALUES (?, ?, ?, 'active', ?, ?, ?) ON CONFLICT (email) DO NOTHING""",
             [(e, n, x, secrets.token_urlsafe(32), now, now) for e, n, x in valid],
         )
-        added = conn.total_changes - before
+        added = max(cur.rowcount, 0)  # executemany sums the rows it inserted
     return ImportResult(added=added, invalid=tuple(invalid), present=len(valid) - added)

@@ -28,7 +28,6 @@ import errno
 import logging
 import re
 import socket
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,7 +45,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from digest.config import Config
 from digest.errors import RenderError, ServeError, StateError
 from digest.state import ledger, signup, subscribers
-from digest.state.db import open_for
+from digest.state.db import Connection, open_for
 from digest.web import archive
 from digest.web.middleware import CanonicalOrigin, RequestLog, mask_address, redact_path
 
@@ -127,7 +126,7 @@ class _Site:
         headers = {**_COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP, "Cache-Control": cache}
         return HTMLResponse(body, status_code=status, headers=headers)
 
-    async def db(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def db(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` on a fresh connection in a worker thread.
 
         A send holds SQLite's write lock for moments at a time; waiting for it (busy_timeout)

@@ -12,12 +12,12 @@ and the preview show the same copy.
 from __future__ import annotations
 
 import re
-import sqlite3
 import xml.etree.ElementTree as ET
 from datetime import UTC
 from email.utils import format_datetime
 
 from digest.render.compose import neutralise
+from digest.state.db import Connection
 from digest.state.ledger import ArchivedIssue, get_issue
 
 #: The only shape of issue id the archive serves (an ISO week key, e.g. ``2026-W48``).
@@ -29,7 +29,7 @@ _BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 FEED_LENGTH = 50
 
 
-def issue_html(conn: sqlite3.Connection, key: str, base_url: str) -> str | None:
+def issue_html(conn: Connection, key: str, base_url: str) -> str | None:
     """The stored email HTML of issue ``key`` with its markers neutralised, or ``None``.
 
     An issue still ``sending`` is served too: its first recipients already hold the email and

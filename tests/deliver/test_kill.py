@@ -13,20 +13,14 @@ Message-ID and nobody is missing.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from email import policy
-from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import pytest
+from support.kill import Held, count_mail, settled, sink_process, wait_for
 from support.smtp import add_subscribers, delivery_states, write_config, write_reviews
 
 from digest.config import load_config
@@ -42,74 +36,17 @@ STEP = 100
 WINDOW = crash_window(CONNECTIONS)
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def _count(mail: Path) -> int:
-    return sum(1 for e in os.scandir(mail) if e.name.endswith(".eml"))
-
-
-def _settled(mail: Path) -> int:
-    """The sink's count once it stops growing (a message the dead sender had finished may
-    still be on its way into a file)."""
-    last = -1
-    while (now := _count(mail)) != last:
-        last = now
-        time.sleep(0.15)
-    return last
-
-
-class Held:
-    """What the sink holds, per recipient: copies and their Message-IDs (read as it grows)."""
-
-    def __init__(self, mail: Path):
-        self.mail = mail
-        self.seen: set[str] = set()
-        self.copies: Counter[str] = Counter()
-        self.ids: dict[str, set[str]] = defaultdict(set)
-
-    def update(self) -> Held:
-        for f in self.mail.glob("*.eml"):
-            if f.name in self.seen:
-                continue
-            self.seen.add(f.name)
-            msg = BytesHeaderParser(policy=policy.default).parsebytes(f.read_bytes())
-            to = str(msg["X-Envelope-To"])
-            assert str(msg["To"]) == to
-            self.copies[to] += 1
-            self.ids[to].add(str(msg["Message-ID"]))
-        return self
-
-
-@contextmanager
-def _sink_process(folder: Path) -> Iterator[int]:
-    """The SMTP sink in its own process (it outlives every sender); yields its port."""
-    support = Path(__file__).resolve().parents[1] / "support" / "sink_process.py"
-    sink = subprocess.Popen([sys.executable, str(support), str(folder)])
-    try:
-        _wait_for(lambda: (folder / "port").exists(), 30, "the sink to start")
-        yield int((folder / "port").read_text())
-    finally:
-        sink.terminate()
-        sink.wait(timeout=30)
-
-
 def _kill_after_more(command: list[str], cwd: Path, mail: Path, step: int) -> None:
     """Start a sender and SIGKILL it once the sink has ``step`` more messages."""
-    before = _count(mail)
+    before = count_mail(mail)
     sender = subprocess.Popen(
         command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    _wait_for(lambda: _count(mail) >= before + step, 60, f"{step} more messages")
+    wait_for(lambda: count_mail(mail) >= before + step, 60, f"{step} more messages")
     sender.send_signal(signal.SIGKILL)
     sender.wait(timeout=30)
     assert sender.returncode == -signal.SIGKILL
-    assert _settled(mail) < SUBSCRIBERS, "the send finished before the kill"
+    assert settled(mail) < SUBSCRIBERS, "the send finished before the kill"
 
 
 @pytest.mark.slow
@@ -119,7 +56,7 @@ def test_repeated_kill_9_duplicates_at_most_the_crash_window_and_loses_none(
     mail = tmp_path / "sink" / "mail"
     held = Held(mail)
     exposed: list[int] = []  # per kill: copies at the sink whose row was still `sending`
-    with _sink_process(tmp_path / "sink") as port:
+    with sink_process(tmp_path / "sink") as port:
         smtp = {"host": "127.0.0.1", "port": port, "security": "none",
                 "connections": CONNECTIONS, "rate": 0, "retries": 1}  # fmt: skip
         path = write_config(tmp_path, smtp=smtp)

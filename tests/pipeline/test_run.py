@@ -1,4 +1,5 @@
-"""run_once end to end into the Maildir outbox: one issue per period, one copy per subscriber."""
+"""run_once end to end into the Maildir outbox: one issue per period, one copy per subscriber.
+The tests taking ``state_value`` run on both backends (a SQLite file, a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ def _to(data: bytes) -> str:
     return data.split(b"\r\nTo: ", 1)[0] and data.split(b"To: ", 1)[1].split(b"\r\n")[0].decode()
 
 
-def test_a_run_collects_renders_records_and_sends_once(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_a_run_collects_renders_records_and_sends_once(tmp_path: Path, state_value: str) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 4)
     result = run_once(config, now=NOW)
     assert (result.outcome, result.sent, result.reviews) == ("sent", 4, 3)
@@ -71,8 +72,8 @@ def test_a_run_collects_renders_records_and_sends_once(tmp_path: Path) -> None:
     ]
 
 
-def test_an_empty_week_is_recorded_and_sends_nothing(tmp_path: Path) -> None:
-    config = _config(tmp_path, reviews=0)
+def test_an_empty_week_is_recorded_and_sends_nothing(tmp_path: Path, state_value: str) -> None:
+    config = _config(tmp_path, reviews=0, state=state_value)
     add_subscribers(config, 2)
     result = run_once(config, now=NOW)
     assert result.outcome == "empty" and "no new reviews" in result.message
@@ -132,8 +133,10 @@ def test_an_unreadable_state_file_fails_closed_naming_it(tmp_path: Path) -> None
     assert _outbox(config) == []
 
 
-def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_a_started_issue_resumes_from_the_stored_rendering(
+    tmp_path: Path, state_value: str
+) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 5)
     r = rendered_digest(config, subject="Stored subject, not re-rendered")
     record(config, r)
@@ -142,7 +145,6 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
     first, second = conn.execute(
         "SELECT subscriber_id, email FROM deliveries ORDER BY subscriber_id LIMIT 2"
     ).fetchall()
-    claimed, _ = deliveries.claim(conn, "2026-W48", 2, path=config.state)
     from digest.deliver.message import MessageTemplate, Recipient
 
     t = MessageTemplate(
@@ -156,6 +158,8 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
         nonce=_stored_nonce(conn),  # the issue's own, as the crashed sender had it
     )
     session = MaildirTransport(config.outbox).open()
+    crashed = db.connect(config.state)  # the sender that dies: its session claimed the rows
+    claimed, _ = deliveries.claim(crashed, "2026-W48", 2, path=config.state)
     for c in claimed:
         data = t.render_copy(Recipient(c.email, c.name, c.token))
         session.send(t.sender, c.email, data, t.message_id(c.email))
@@ -163,6 +167,7 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
         conn, "2026-W48", [deliveries.Outcome(first["subscriber_id"], "sent")], path=config.state
     )
     assert delivery_states(config, "2026-W48")[second["email"]][0] == "sending"
+    crashed.close()
     result = run_once(config, now=NOW)
     assert result.outcome == "sent" and result.reviews == 0  # the stored issue, not a new one
     files = _outbox(config)
@@ -171,7 +176,7 @@ def test_a_started_issue_resumes_from_the_stored_rendering(tmp_path: Path) -> No
     assert ledger.sent_review_ids(conn) == frozenset()  # the folder's reviews were never used
 
 
-def _stored_nonce(conn: sqlite3.Connection) -> str:
+def _stored_nonce(conn: db.Connection) -> str:
     issue = ledger.get_issue(conn, "2026-W48")
     assert issue is not None and issue.nonce
     return issue.nonce
@@ -198,8 +203,10 @@ class _Hooked(MaildirTransport):
         return Session(self.path)
 
 
-def test_an_unsubscribe_landing_mid_send_stops_later_copies(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_an_unsubscribe_landing_mid_send_stops_later_copies(
+    tmp_path: Path, state_value: str
+) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 6)
     record(config, rendered_digest(config))
     leaving = emails[4]
@@ -218,8 +225,10 @@ def test_an_unsubscribe_landing_mid_send_stops_later_copies(tmp_path: Path) -> N
     assert delivery_states(config, "2026-W48")[leaving] == ("skipped", "subscriber is unsubscribed")
 
 
-def test_stop_finishes_the_copy_in_flight_and_the_next_run_sends_the_rest(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_stop_finishes_the_copy_in_flight_and_the_next_run_sends_the_rest(
+    tmp_path: Path, state_value: str
+) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 10)
     record(config, rendered_digest(config))
     stop = threading.Event()
@@ -236,8 +245,8 @@ def test_stop_finishes_the_copy_in_flight_and_the_next_run_sends_the_rest(tmp_pa
     assert sorted(_to(f) for f in _outbox(config)) == sorted(emails)
 
 
-def test_two_senders_at_once_never_double_send(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_two_senders_at_once_never_double_send(tmp_path: Path, state_value: str) -> None:
+    config = _config(tmp_path, state=state_value)
     emails = add_subscribers(config, 40)
     record(config, rendered_digest(config))
     results = []
@@ -256,14 +265,17 @@ def test_two_senders_at_once_never_double_send(tmp_path: Path) -> None:
     assert sum(r.sent for r in results) == 40
 
 
-def test_row_claims_are_atomic_across_connections(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_row_claims_are_atomic_across_connections(tmp_path: Path, state_value: str) -> None:
+    config = _config(tmp_path, state=state_value)
     add_subscribers(config, 300)
     record(config, rendered_digest(config))
     got: list[list[int]] = [[], []]
+    # Both sessions stay open until both are done: on PostgreSQL a claimer whose session has
+    # ended counts as dead, and its claimed rows are handed out again (as after a crash).
+    conns = [db.connect(config.state) for _ in range(2)]
 
     def claimer(i: int) -> None:
-        conn = db.connect(config.state)
+        conn = conns[i]
         while True:
             claimed, _ = deliveries.claim(conn, "2026-W48", 7, path=config.state)
             if not claimed:
@@ -275,6 +287,8 @@ def test_row_claims_are_atomic_across_connections(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
+    for conn in conns:
+        conn.close()
     assert not set(got[0]) & set(got[1])
     assert len(got[0]) + len(got[1]) == 300
 

@@ -1,8 +1,10 @@
-"""The state database and the subscriber list, on a real SQLite file."""
+"""The state database and the subscriber list, on a real SQLite file and a real PostgreSQL
+database (the ``conn`` tests run once on each)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,10 @@ from digest.state import db, subscribers
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> sqlite3.Connection:
-    return db.connect(tmp_path / "state" / "digest.sqlite3")
+def conn(state: db.Target) -> Iterator[db.Connection]:
+    conn = db.connect(state)
+    yield conn
+    conn.close()
 
 
 def test_connect_creates_the_file_and_schema(tmp_path: Path) -> None:
@@ -44,7 +48,7 @@ def test_a_read_only_database_fails_closed(tmp_path: Path) -> None:
         ro.execute("INSERT INTO runs (trigger, started_at) VALUES ('x', 'y')")
 
 
-def test_add_validates_and_normalises(conn: sqlite3.Connection) -> None:
+def test_add_validates_and_normalises(conn: db.Connection) -> None:
     sub = subscribers.add(conn, "  Reader@Example.ORG ", name="Ada\r\nBcc: evil@example.net")
     assert sub.email == "Reader@example.org"
     assert "\n" not in sub.name and "\r" not in sub.name
@@ -54,7 +58,7 @@ def test_add_validates_and_normalises(conn: sqlite3.Connection) -> None:
             subscribers.add(conn, bad)
 
 
-def test_remove_then_add_resubscribes_with_the_same_token(conn: sqlite3.Connection) -> None:
+def test_remove_then_add_resubscribes_with_the_same_token(conn: db.Connection) -> None:
     first = subscribers.add(conn, "reader@example.org")
     assert subscribers.remove(conn, "reader@example.org")
     assert subscribers.active(conn) == []
@@ -63,7 +67,7 @@ def test_remove_then_add_resubscribes_with_the_same_token(conn: sqlite3.Connecti
 
 
 def test_unsubscribe_by_token_is_idempotent_and_ignores_unknown_tokens(
-    conn: sqlite3.Connection,
+    conn: db.Connection,
 ) -> None:
     sub = subscribers.add(conn, "reader@example.org")
     other = subscribers.add(conn, "other@example.org")
@@ -78,7 +82,7 @@ def test_unsubscribe_by_token_is_idempotent_and_ignores_unknown_tokens(
 
 
 def test_import_csv_reports_bad_rows_and_keeps_extra_columns(
-    conn: sqlite3.Connection, tmp_path: Path
+    conn: db.Connection, tmp_path: Path
 ) -> None:
     csv_file = tmp_path / "list.csv"
     csv_file.write_text(
@@ -97,7 +101,7 @@ def test_import_csv_reports_bad_rows_and_keeps_extra_columns(
 
 
 def test_import_never_resubscribes_an_unsubscribed_address(
-    conn: sqlite3.Connection, tmp_path: Path
+    conn: db.Connection, tmp_path: Path
 ) -> None:
     subscribers.add(conn, "gone@example.org")
     subscribers.remove(conn, "gone@example.org")
@@ -107,9 +111,7 @@ def test_import_never_resubscribes_an_unsubscribed_address(
     assert subscribers.active(conn) == []
 
 
-def test_import_without_an_email_header_is_refused(
-    conn: sqlite3.Connection, tmp_path: Path
-) -> None:
+def test_import_without_an_email_header_is_refused(conn: db.Connection, tmp_path: Path) -> None:
     csv_file = tmp_path / "list.csv"
     csv_file.write_text("a@example.org,Ann\n", encoding="utf-8")
     with pytest.raises(SubscriberError, match="header"):

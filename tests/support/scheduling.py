@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mailbox
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -42,6 +41,7 @@ def write_config(
     smtp_port: int | None = None,
     feed_url: str | None = None,
     smtp: dict[str, Any] | None = None,
+    state: str | None = None,
     **schedule: Any,
 ) -> Config:
     """A config in ``tmp_path``: a folder source (``reviews/``) or a loopback feed, the state
@@ -64,6 +64,7 @@ def write_config(
         http={"connect_timeout": 2, "read_timeout": 2, "total_timeout": 5},
         schedule={"cron": cron, "grace": grace, "second": second, "cadence": cadence, **schedule},
         smtp=server,
+        **({"state": state} if state else {}),
     )
 
 
@@ -107,7 +108,7 @@ def add_subscribers(config: Config, count: int) -> list[str]:
         conn.close()
 
 
-def query(config: Config, sql: str, *args: object) -> list[sqlite3.Row]:
+def query(config: Config, sql: str, *args: object) -> list[Any]:
     conn = db.connect(config.state)
     try:
         return conn.execute(sql, args).fetchall()
