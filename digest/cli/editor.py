@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
-from digest.cli.main import App, cli, console, now, pass_app
-from digest.config import Config
+from digest.cli.main import App, cli, console, escape, now, pass_app
 from digest.errors import ConfigError
 from digest.status import FAILED_OUTCOMES
+
+if TYPE_CHECKING:
+    from digest.config import Config
 
 
 def _require_approval(config: Config, command: str) -> None:
