@@ -61,6 +61,28 @@ def sql(*statements: str) -> Step:
     return run
 
 
+#: The approvals table (schema 4), the same text on SQLite and PostgreSQL (``pgschema``);
+#: part of step 4, so frozen like it: a later change is a new step.
+APPROVALS_TABLE = """CREATE TABLE approvals (
+           issue_id      TEXT PRIMARY KEY,
+           status        TEXT NOT NULL CHECK (status IN ('proofed', 'approved', 'held')),
+           period_start  TEXT NOT NULL,
+           period_end    TEXT NOT NULL,
+           subject       TEXT NOT NULL DEFAULT '',
+           preheader     TEXT NOT NULL DEFAULT '',
+           markers       TEXT NOT NULL DEFAULT '{}',
+           html          TEXT NOT NULL DEFAULT '',
+           text          TEXT NOT NULL DEFAULT '',
+           reviews       TEXT NOT NULL DEFAULT '[]',
+           token_hash    TEXT NOT NULL DEFAULT '',
+           prepared_at   TEXT NOT NULL,
+           approved_at   TEXT,
+           approved_by   TEXT NOT NULL DEFAULT '',
+           held_at       TEXT,
+           due_at        TEXT
+       )"""
+
+
 MIGRATIONS: dict[int, Step] = {
     # A per-issue random value for Message-IDs (record_issue fills it for new issues; older
     # issues keep '' so a resume repeats their ids), and facts about the file itself.
@@ -119,26 +141,7 @@ MIGRATIONS: dict[int, Step] = {
 
 
 def _approvals(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        """CREATE TABLE approvals (
-               issue_id      TEXT PRIMARY KEY,
-               status        TEXT NOT NULL CHECK (status IN ('proofed', 'approved', 'held')),
-               period_start  TEXT NOT NULL,
-               period_end    TEXT NOT NULL,
-               subject       TEXT NOT NULL DEFAULT '',
-               preheader     TEXT NOT NULL DEFAULT '',
-               markers       TEXT NOT NULL DEFAULT '{}',
-               html          TEXT NOT NULL DEFAULT '',
-               text          TEXT NOT NULL DEFAULT '',
-               reviews       TEXT NOT NULL DEFAULT '[]',
-               token_hash    TEXT NOT NULL DEFAULT '',
-               prepared_at   TEXT NOT NULL,
-               approved_at   TEXT,
-               approved_by   TEXT NOT NULL DEFAULT '',
-               held_at       TEXT,
-               due_at        TEXT
-           )"""
-    )
+    conn.execute(APPROVALS_TABLE)
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('approve_key', ?) ON CONFLICT (key) DO NOTHING",
         (secrets.token_hex(32),),

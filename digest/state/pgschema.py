@@ -30,7 +30,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from digest.errors import StateError
-from digest.state.migrations import SCHEMA_VERSION
+from digest.state.migrations import APPROVALS_TABLE, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from digest.state.pg import PgConnection
@@ -137,24 +137,7 @@ PG_MIGRATIONS: dict[int, tuple[str, ...]] = {
     # stands, and the key that signs approve links (``state.approvals``). The key is 244 random
     # bits from gen_random_uuid() (PostgreSQL's strong random source; no pgcrypto needed).
     4: (
-        """CREATE TABLE approvals (
-               issue_id      TEXT PRIMARY KEY,
-               status        TEXT NOT NULL CHECK (status IN ('proofed', 'approved', 'held')),
-               period_start  TEXT NOT NULL,
-               period_end    TEXT NOT NULL,
-               subject       TEXT NOT NULL DEFAULT '',
-               preheader     TEXT NOT NULL DEFAULT '',
-               markers       TEXT NOT NULL DEFAULT '{}',
-               html          TEXT NOT NULL DEFAULT '',
-               text          TEXT NOT NULL DEFAULT '',
-               reviews       TEXT NOT NULL DEFAULT '[]',
-               token_hash    TEXT NOT NULL DEFAULT '',
-               prepared_at   TEXT NOT NULL,
-               approved_at   TEXT,
-               approved_by   TEXT NOT NULL DEFAULT '',
-               held_at       TEXT,
-               due_at        TEXT
-           )""",
+        APPROVALS_TABLE,
         "INSERT INTO meta (key, value) VALUES ('approve_key', "
         "replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')) "
         "ON CONFLICT (key) DO NOTHING",

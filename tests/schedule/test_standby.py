@@ -5,8 +5,8 @@ The leader holds an advisory lock on its own server session; the standby asks fo
 ``STANDBY_POLL`` seconds. A ``kill -9`` closes the leader's connection at once, the server ends
 its session (and the lock), and the standby leads; its start-up tick resumes the issue from the
 ledger. Every subscriber ends with one message by Message-ID, a copy repeated only if the
-leader had sent it and not yet committed its outcome (``deliver.loop.crash_window``). Nothing asserts on how long the takeover took; the
-test prints it.
+leader had sent it and not yet committed its outcome (``deliver.loop.crash_window``). Nothing
+asserts on how long the takeover took; the test prints it.
 """
 
 from __future__ import annotations
