@@ -2,8 +2,7 @@
 remembers — or, for a publication that outgrows one host, a PostgreSQL database
 (``state: postgresql://…``, ``state.pg``; see docs/scaling.md).
 
-Tables (the schema is created here, once; each table has one owner module in ``state/``, and no
-SQL is written outside this package):
+Tables (each has one owner module in ``state/``; no SQL is written outside this package):
 
 - ``subscribers``   the publication's list; ``status`` pending / active / unsubscribed /
                     bounced / complained / erased (schema 3); ``token`` is the unguessable
@@ -35,10 +34,10 @@ since is a numbered step in ``migrations.py`` (``issues.nonce`` and ``meta`` cam
 2), and ``connect`` runs the missing ones when it opens an older file, after copying it to
 ``<name>.v<old>.bak``.
 
-Both backends meet the state modules through ``Connection``: ``sqlite3.Connection`` itself
-(unchanged, no wrapper on the default path) or ``pg.PgConnection``, which takes the same SQL.
-``connect`` picks one from ``state:``; ``transaction`` opens a write on either. A PostgreSQL
-database gets the current schema on first use (``pgschema``).
+Both backends meet the state modules through ``Connection``: ``sqlite3.Connection`` itself (no
+wrapper on the default path) or ``pg.PgConnection``, which takes the same SQL. ``connect`` picks
+one from ``state:``; ``transaction`` opens a write on either. A PostgreSQL database gets the
+current schema on first use (``pgschema``).
 
 Fail closed: any error opening or writing the file (or the server) is a ``StateError`` naming
 it, and callers send nothing when they can't record intent.
