@@ -158,7 +158,7 @@ class _Worker(threading.Thread):
         message_id = self.template.message_id(job.email)
         try:
             recipient = Recipient(job.email, job.name, job.token, job.first_name)
-            data = self.template.render_copy(recipient)
+            data = self.template.render_copy(recipient, message_id)
         except RecipientError as e:
             return Outcome(job.subscriber_id, "failed", str(e), message_id)
         attempt = Attempt("retry")

@@ -189,13 +189,15 @@ class MessageTemplate:
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.base_url}/unsubscribe/{token}"
 
-    def render(self, r: Recipient) -> bytes:
+    def render(self, r: Recipient, message_id: str | None = None) -> bytes:
         """This recipient's copy, as the bytes SMTP carries (before dot-stuffing)."""
-        return self.render_copy(r).data()
+        return self.render_copy(r, message_id).data()
 
-    def render_copy(self, r: Recipient) -> Copy:
+    def render_copy(self, r: Recipient, message_id: str | None = None) -> Copy:
         """This recipient's copy, both as stored and as SMTP's DATA carries it (the literal
-        chunks were dot-stuffed once, in ``__init__``)."""
+        chunks were dot-stuffed once, in ``__init__``). ``message_id``: the one the caller
+        already made with ``message_id(r.email)`` to record the outcome, so it is made once
+        per copy — and a test copy's, which has a random part, is the one in its header."""
         email = check_header_value("address", r.email)
         if "@" not in email:
             raise RecipientError(f"address {email!r} has no domain")
@@ -216,7 +218,7 @@ class MessageTemplate:
         }
         headers = (
             f"To: {email}\r\n"
-            f"Message-ID: {self.message_id(email)}\r\n"
+            f"Message-ID: {message_id or self.message_id(email)}\r\n"
             f"List-Unsubscribe: {list_unsubscribe(self.base_url, token, mailto=self.mailto)}\r\n"
         ).encode()
         out = [Piece(headers), self._pieces[0]]

@@ -113,10 +113,10 @@ def send_test_copy(
     token = subscriber.token if subscriber is not None else "test-copy"
     name = subscriber.name if subscriber is not None else ""
     first = subscriber.first_name if subscriber is not None else ""
-    data = template.render(Recipient(address, name, token, first))
+    message_id = template.message_id(address)
+    data = template.render(Recipient(address, name, token, first), message_id)
     session = transport.open()
     try:
-        message_id = template.message_id(address)
         attempt = session.send(template.sender, address, Copy.of(data), message_id)
     finally:
         session.close()

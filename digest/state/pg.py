@@ -169,7 +169,9 @@ def connect(target: PostgresState) -> PgConnection:
 
 def database_error(target: PostgresState, error: psycopg.Error) -> StateError:
     """A ``StateError`` naming the server, the reason and the fix (never a password)."""
-    reason = " ".join(str(error).split()) or type(error).__name__
+    # libpq writes one sentence a line ("Connection refused\n\tIs the server running …").
+    lines = (" ".join(line.split()) for line in str(error).splitlines())
+    reason = "; ".join(line for line in lines if line) or type(error).__name__
     return StateError(target.shown, f"can't use the state database ({reason}); {_hint(error)}")
 
 
@@ -183,9 +185,7 @@ def _hint(error: psycopg.Error) -> str:
         return "the database only allows reads (a standby?): point state: at the primary server"
     if isinstance(error, psycopg.errors.InvalidCatalogName):
         return "create the database first (createdb), or fix the name in state:"
-    if isinstance(
-        error, psycopg.errors.InvalidPassword | psycopg.errors.InvalidAuthorizationSpecification
-    ):
+    if isinstance(error, _AUTH):
         return "check the role in state: and the password in the variable state_password_env names"
     if isinstance(error, psycopg.OperationalError):
         return "check that the server is running and that state: names the right host and port"

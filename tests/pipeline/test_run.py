@@ -4,6 +4,7 @@ The tests taking ``state_value`` run on both backends (a SQLite file, a PostgreS
 from __future__ import annotations
 
 import dataclasses
+import email
 import email.utils
 import mailbox
 import sqlite3
@@ -404,3 +405,18 @@ def test_dry_run_with_no_subscribers_says_what_a_real_send_would_do(tmp_path: Pa
     assert "no active subscribers" in result.output
     assert "digest subscribers import" in result.output
     assert _issue_count(load_config(path)) == 0
+
+
+def test_a_test_copy_is_filed_under_the_message_id_in_its_header(tmp_path: Path) -> None:
+    """A test copy's Message-ID has a random part: the one in its header is the one the Maildir
+    outbox files it under (``MaildirTransport.key_for``), not a second one made for the send."""
+    path = write_config(tmp_path)
+    write_reviews(tmp_path / "reviews", 2, published=datetime.now(UTC) - timedelta(hours=6))
+    out = CliRunner().invoke(cli, ["--config", str(path), "send", "--to", "editor@example.org"])
+    assert out.exit_code == 0, out.output
+    config = load_config(path)
+    [name] = [p.name for p in (config.outbox / "new").iterdir()]
+    [data] = _outbox(config)
+    header = email.message_from_bytes(data)["Message-ID"]
+    assert ".test@" in header  # a test copy: the id with its random part
+    assert name.startswith(MaildirTransport.key_for(header))
