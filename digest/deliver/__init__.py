@@ -1,7 +1,8 @@
 """Delivery: one message per subscriber, over SMTP or into a local Maildir outbox.
 
 ``transport.py`` says what a transport promises and holds the Maildir one, ``smtp.py`` the SMTP
-one, ``loop.py`` the delivery loop that ties them to the ledger.
+one (``session.py`` is what one of its connections says, copy by copy), ``loop.py`` the
+delivery loop that ties them to the ledger.
 """
 
 from __future__ import annotations

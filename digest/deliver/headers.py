@@ -79,12 +79,14 @@ def subject_header(subject: str) -> bytes:
     return f"Subject: {encoded}\r\n".encode("ascii")
 
 
+#: What may not be in an address or token written into a header: whitespace (``\s`` is
+#: exactly ``str.isspace``), control characters (Unicode's ``Cc``: U+0000–U+001F and
+#: U+007F–U+009F) and the characters that delimit addresses.
+_UNSAFE_IN_HEADER = re.compile(r'[\s\x00-\x1f\x7f-\x9f<>,;"()\[\]\\]')
+
+
 def check_header_value(kind: str, value: str) -> str:
-    if (
-        not value
-        or any(c.isspace() or unicodedata.category(c) == "Cc" for c in value)
-        or any(c in value for c in '<>,;"()[]\\')
-    ):
+    if not value or _UNSAFE_IN_HEADER.search(value):
         raise RecipientError(f"{kind} {value!r} can't be written into a header")
     return value
 

@@ -13,8 +13,10 @@ at most that many rows ``sending`` whose copy may have left — the only copies 
 twice, each with its own Message-ID repeated (``tests/deliver/test_kill.py`` checks the bound at
 every kill). No outcome waits more than ``COMMIT_AFTER`` seconds for its commit. Nothing is
 loaded whole: memory stays flat whatever the list size. Each worker checks, just before a copy
-leaves, that the subscriber is still active (an indexed read), so an unsubscribe landing
-mid-send stops every later copy.
+leaves (at most one copy's time before: while the copy ahead of it is on its way), that
+the subscriber is still active (an indexed read), so an unsubscribe landing mid-send stops
+every later copy. Outcomes wait in ``_Outcomes``, which wakes the main thread only when there
+is something to commit.
 
 ``stop`` (the scheduler's shutdown): no new copy starts, the ones in flight finish and are
 recorded, claimed-but-unsent rows go back to ``pending``, and the loop returns.
@@ -22,6 +24,7 @@ recorded, claimed-but-unsent rows go back to ``pending``, and the loop returns.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -29,7 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from digest.deliver.message import MessageTemplate, Recipient
-from digest.deliver.transport import Attempt, Session, Transport
+from digest.deliver.stuffing import Copy
+from digest.deliver.transport import Attempt, Envelope, Session, Transport
 from digest.errors import ConnectFailed, DeliveryError, DigestError, RecipientError
 from digest.state import db, deliveries
 from digest.state.db import Connection
@@ -86,50 +90,62 @@ class _Alive:
             return True
 
 
+class _Ready:
+    """A claimed row made ready to leave: the subscriber was still active, its copy rendered."""
+
+    __slots__ = ("copy", "job", "message_id")
+
+    def __init__(self, job: Claimed, message_id: str, copy: Copy):
+        self.job, self.message_id, self.copy = job, message_id, copy
+
+
 class _Worker(threading.Thread):
+    """One connection's sender. While a copy is on its way, the worker makes the next one
+    ready — takes it from the queue, checks the subscriber, renders it — and tells the
+    session its envelope, which an SMTP session opens with this copy's final "."
+    (``Session.send``'s ``next_copy``). At most one row is held ahead."""
+
     def __init__(
         self,
+        run: _Run,
         *,
         transport: Transport,
         template: MessageTemplate,
-        state: db.Target,
-        jobs: queue.Queue[Claimed | None],
-        results: queue.Queue[Outcome],
-        stop: threading.Event,
-        fatal: threading.Event,
-        errors: list[Exception],
         alive: _Alive,
         shared: db.Connection | None = None,
     ):
         super().__init__(daemon=True)
-        self.shared = shared
-        self.transport = transport
-        self.template = template
-        self.state = state
-        self.jobs = jobs
-        self.results = results
-        self.stop = stop
-        self.fatal = fatal
-        self.errors = errors
-        self.alive = alive
+        self.transport, self.template, self.alive, self.shared = transport, template, alive, shared
+        self.state, self.jobs, self.results = run.state, run.jobs, run.results
+        self.stop, self.fatal, self.errors = run.stop, run.fatal, run.errors
         self.session: Session | None = None
+        #: The next job taken from the queue early (``None`` is the end), and what
+        #: ``_prepare`` made of it, if it got that far.
+        self.ahead: list[tuple[Claimed | None, _Ready | Outcome | None]] = []
 
     def run(self) -> None:
         # SQLite: a connection per thread. PostgreSQL: the sender's one session, shared (psycopg
         # connections are thread-safe, and a worker only reads a subscriber's status).
         conn = self.shared or db.connect(self.state)
+        look_ahead = functools.partial(self._look_ahead, conn)
         try:
-            while (job := self.jobs.get()) is not None:
+            while (taken := self._take())[0] is not None:
+                job, prepared = taken
+                assert job is not None
                 if self.fatal.is_set() or self.stop.is_set():
                     self.results.put(Outcome(job.subscriber_id, "pending", ""))
                     continue
                 try:
-                    self.results.put(self._deliver(conn, job))
+                    ready = prepared or self._prepare(conn, job)
+                    if isinstance(ready, _Ready):
+                        ready = self._deliver(ready, look_ahead)
+                    self.results.put(ready)
                 except ConnectFailed as e:
                     if self.alive.leave_unless_last():
-                        # Servers often cap connections per client: hand the copy back and
+                        # Servers often cap connections per client: hand the copies back and
                         # let the other connections carry on. The last one standing fails.
-                        self.jobs.put(job)
+                        for held in (job, *(j for j, _ in self.ahead if j is not None)):
+                            self.jobs.put(held)
                         return
                     self._fail(job, e)
                 except Exception as e:
@@ -138,6 +154,30 @@ class _Worker(threading.Thread):
             if conn is not self.shared:
                 conn.close()
             self._disconnect()
+
+    def _take(self) -> tuple[Claimed | None, _Ready | Outcome | None]:
+        return self.ahead.pop() if self.ahead else (self.jobs.get(), None)
+
+    def _look_ahead(self, conn: Connection) -> Envelope | None:
+        """Take the next job now and make it ready, if one is queued; its envelope, if it
+        is to be sent (``Session.send``'s ``next_copy``). A failure here is left for the
+        job's turn, where it is handled as usual: it must not touch the copy being sent."""
+        if not self.ahead:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                return None
+            prepared = None
+            if job is not None and not (self.fatal.is_set() or self.stop.is_set()):
+                try:
+                    prepared = self._prepare(conn, job)
+                except Exception:  # prepared again, and reported, in its turn
+                    prepared = None
+            self.ahead.append((job, prepared))
+        ready = self.ahead[0][1]
+        if not isinstance(ready, _Ready) or self.fatal.is_set() or self.stop.is_set():
+            return None
+        return self.template.envelope_sender(ready.job.token), ready.job.email
 
     def _fail(self, job: Claimed, error: Exception) -> None:
         """Stop the whole send; the row goes back to pending and the caller raises ``error``
@@ -151,16 +191,21 @@ class _Worker(threading.Thread):
             self.session.close()
             self.session = None
 
-    def _deliver(self, conn: Connection, job: Claimed) -> Outcome:
+    def _prepare(self, conn: Connection, job: Claimed) -> _Ready | Outcome:
+        """Is the subscriber still active (an indexed read, a copy's time or less before it
+        leaves)? Then render the copy; else the outcome that needs no sending."""
         standing = deliveries.subscriber_status(conn, job.subscriber_id)
         if standing != "active":
             return Outcome(job.subscriber_id, "skipped", f"subscriber is {standing}")
         message_id = self.template.message_id(job.email)
         try:
             recipient = Recipient(job.email, job.name, job.token, job.first_name)
-            data = self.template.render_copy(recipient, message_id)
+            return _Ready(job, message_id, self.template.render_copy(recipient, message_id))
         except RecipientError as e:
             return Outcome(job.subscriber_id, "failed", str(e), message_id)
+
+    def _deliver(self, ready: _Ready, next_copy: Callable[[], Envelope | None]) -> Outcome:
+        job = ready.job
         attempt = Attempt("retry")
         for n in range(self.transport.retries + 1):
             if n and self.stop.wait(self.transport.backoff(n - 1)):
@@ -169,13 +214,15 @@ class _Worker(threading.Thread):
                 self.session = self.transport.open()
             self.transport.acquire()
             sender = self.template.envelope_sender(job.token)
-            attempt = self.session.send(sender, job.email, data, message_id)
+            attempt = self.session.send(
+                sender, job.email, ready.copy, ready.message_id, next_copy=next_copy
+            )
             if attempt.reconnect:
                 self._disconnect()
             if attempt.status != "retry":
                 break
         final: DeliveryStatus = "deferred" if attempt.status == "retry" else attempt.status
-        return Outcome(job.subscriber_id, final, attempt.reason, message_id, attempt.bounced)
+        return Outcome(job.subscriber_id, final, attempt.reason, ready.message_id, attempt.bounced)
 
 
 def deliver(
@@ -193,9 +240,8 @@ def deliver(
                progress=progress)  # fmt: skip
     alive = _Alive(transport.connections)
     workers = [
-        _Worker(transport=transport, template=template, state=state,
-                jobs=run.jobs, results=run.results, stop=run.stop, fatal=run.fatal,
-                errors=run.errors, alive=alive, shared=conn if db.is_postgres(conn) else None)
+        _Worker(run, transport=transport, template=template, alive=alive,
+                shared=conn if db.is_postgres(conn) else None)
         for _ in range(transport.connections)
     ]  # fmt: skip
     for w in workers:
@@ -242,12 +288,10 @@ class _Run:
         self.report = DeliveryReport(total=deliveries.counts(conn, key)["pending"])
         self.started = time.monotonic()
         self.jobs: queue.Queue[Claimed | None] = queue.Queue()
-        self.results: queue.Queue[Outcome] = queue.Queue()
+        self.results = _Outcomes()
         self.fatal = threading.Event()
         self.errors: list[Exception] = []
         self.in_flight = 0  # claimed, outcome not yet committed
-        self.waiting: list[Outcome] = []  # came back, not yet committed
-        self.oldest = 0.0  # when the first of ``waiting`` came back
         self.done = 0
 
     def loop(self) -> None:
@@ -268,23 +312,11 @@ class _Run:
             self.collect()
 
     def collect(self) -> None:
-        """Wait for outcomes; commit the waiting ones when a batch is full, the oldest is
-        ``COMMIT_AFTER`` old, or every row in flight has come back."""
-        wait = 0.2
-        if self.waiting:
-            wait = max(0.0, min(wait, self.oldest + COMMIT_AFTER - time.monotonic()))
-        came = _drain(self.results, wait=wait)
-        if came and not self.waiting:
-            self.oldest = time.monotonic()
-        self.waiting += came
-        if self.waiting and (
-            len(self.waiting) >= self.batch
-            or len(self.waiting) >= self.in_flight
-            or time.monotonic() - self.oldest >= COMMIT_AFTER
-        ):
-            outcomes, self.waiting = self.waiting, []
-            self.in_flight -= len(outcomes)
-            self.record(outcomes)
+        """Wait for outcomes and commit them: a batch, or every row in flight, or what came
+        back once the oldest has waited ``COMMIT_AFTER`` (``_Outcomes.take``)."""
+        outcomes = self.results.take(min(self.batch, self.in_flight), patience=COMMIT_AFTER)
+        self.in_flight -= len(outcomes)
+        self.record(outcomes)
 
     def record(self, outcomes: list[Outcome]) -> None:
         if not outcomes:
@@ -313,22 +345,46 @@ class _Run:
             self.jobs.put(None)
         for w in workers:
             w.join()
-        self.record(self.waiting + released + _drain(self.results, wait=0))
-        self.waiting = []
+        self.record(released + self.results.take(0, patience=0))
 
 
-def _drain(results: queue.Queue[Outcome], *, wait: float) -> list[Outcome]:
-    """Every outcome available now, waiting up to ``wait`` seconds for the first one."""
-    out: list[Outcome] = []
-    try:
-        out.append(results.get(timeout=wait) if wait > 0 else results.get_nowait())
-    except queue.Empty:
-        return out
-    while True:
-        try:
-            out.append(results.get_nowait())
-        except queue.Empty:
-            return out
+class _Outcomes:
+    """Where workers leave outcomes for the main thread, which is woken only when it has
+    something to commit — not once per copy, which costs a single connection's sender a
+    thread switch per message."""
+
+    #: With nothing back at all, ``take`` returns empty this often (to see ``stop``).
+    IDLE = 0.2
+
+    def __init__(self) -> None:
+        self.items: list[Outcome] = []
+        self.first_at = 0.0  # when the oldest of ``items`` came back
+        self.want = 1
+        self.ready = threading.Condition(threading.Lock())
+
+    def put(self, outcome: Outcome) -> None:
+        with self.ready:
+            if not self.items:
+                self.first_at = time.monotonic()
+            self.items.append(outcome)
+            if len(self.items) >= self.want:
+                self.ready.notify()
+
+    def take(self, want: int, *, patience: float) -> list[Outcome]:
+        """Every outcome back, once there are ``want`` of them or the oldest has waited
+        ``patience`` seconds; nothing if none came back within ``IDLE`` seconds."""
+        with self.ready:
+            self.want = max(1, want)
+            deadline = time.monotonic() + self.IDLE
+            while len(self.items) < want:
+                if self.items:
+                    deadline = self.first_at + patience
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.ready.wait(left)
+            taken, self.items = self.items, []
+            return taken
 
 
 __all__ = ["COMMIT_AFTER", "COMMIT_EVERY", "WINDOW", "DeliveryError", "DeliveryReport",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import mailbox
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +29,9 @@ from typing import Protocol
 from digest.deliver.stuffing import Copy
 from digest.errors import DeliveryError
 from digest.status import AttemptStatus
+
+#: A copy's envelope: (MAIL FROM address, RCPT TO address).
+Envelope = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,20 @@ class Attempt:
 
 
 class Session(Protocol):
-    def send(self, sender: str, recipient: str, copy: Copy, message_id: str) -> Attempt: ...
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        copy: Copy,
+        message_id: str,
+        next_copy: Callable[[], Envelope | None] | None = None,
+    ) -> Attempt:
+        """Send one copy. ``next_copy``, if given, may be called once while the copy is on
+        its way: the delivery loop makes its next copy ready then, and answers with that
+        copy's envelope, or ``None`` if nothing is to follow on this session. An SMTP
+        session opens the next transaction early with it (``smtp.SmtpSession``); the next
+        ``send`` must then be that copy, or the session drops the transaction. It must not
+        raise."""
 
     def close(self) -> None: ...
 
@@ -109,7 +126,15 @@ class MaildirSession:
     def _cur(self, key: str) -> list[Path]:
         return list((self.path / "cur").glob(key + "*"))
 
-    def send(self, sender: str, recipient: str, copy: Copy, message_id: str) -> Attempt:
+    def send(
+        self,
+        sender: str,
+        recipient: str,
+        copy: Copy,
+        message_id: str,
+        next_copy: Callable[[], Envelope | None] | None = None,
+    ) -> Attempt:
+        """Write the file (``next_copy`` is not called: nothing here waits on a server)."""
         key = MaildirTransport.key_for(message_id)
         if self._exists(key):
             return Attempt("sent", "already in the outbox")

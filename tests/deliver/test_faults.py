@@ -16,6 +16,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from support.scripted import scripted_config, scripted_send, scripted_setup, statuses
 from support.smtp import (
     DROP_AFTER_DOT,
     DROP_MID_DATA,
@@ -26,72 +27,37 @@ from support.smtp import (
     delivery_states,
     record,
     rendered_digest,
-    write_config,
 )
 
-from digest.config import Config, load_config
 from digest.deliver import SmtpTransport
 from digest.errors import DeliveryError
-from digest.pipeline.run import RunResult, run_once
+from digest.pipeline.run import run_once
 from digest.state import db, ledger
-
-
-def _config(tmp_path: Path, port: int, **smtp: object) -> Config:
-    settings = {
-        "host": "127.0.0.1",
-        "port": port,
-        "security": "none",
-        "connections": 1,
-        "rate": 0,
-        "timeout": 5,
-        "retries": 2,
-        **smtp,
-    }
-    return load_config(write_config(tmp_path, smtp=settings))
-
-
-def _send(config: Config) -> RunResult:
-    assert config.smtp is not None
-    transport = SmtpTransport(
-        config.smtp, password=config.smtp.password(str(config.path)), backoff_base=0.01
-    )
-    return run_once(config, now=NOW, transport=transport)
-
-
-def _setup(tmp_path: Path, server: ScriptedServer, count: int, **smtp: object) -> Config:
-    config = _config(tmp_path, server.port, **smtp)
-    add_subscribers(config, count)
-    record(config, rendered_digest(config))
-    return config
-
-
-def _states(config: Config) -> list[str]:
-    return sorted(s for s, _ in delivery_states(config, "2026-W48").values())
 
 
 def test_421_greeting_reconnects_and_delivers(tmp_path: Path) -> None:
     with ScriptedServer(Script(greetings=["421 4.3.2 busy, try later"])) as server:
-        config = _setup(tmp_path, server, 3)
-        _send(config)
-    assert _states(config) == ["sent"] * 3
+        config = scripted_setup(tmp_path, server, 3)
+        scripted_send(config)
+    assert statuses(config) == ["sent"] * 3
     assert server.transcript.connections >= 2 and len(server.transcript.accepted) == 3
 
 
 def test_421_greeting_that_never_ends_stops_with_nothing_lost(tmp_path: Path) -> None:
     with ScriptedServer(Script(greetings=["421 4.3.2 busy"] * 10)) as server:
-        config = _setup(tmp_path, server, 3, retries=1)
+        config = scripted_setup(tmp_path, server, 3, retries=1)
         with pytest.raises(DeliveryError, match=r"421 4\.3\.2 busy"):
-            _send(config)
-    assert _states(config) == ["pending"] * 3
+            scripted_send(config)
+    assert statuses(config) == ["pending"] * 3
     assert server.transcript.accepted == []
 
 
 def test_451_at_rcpt_is_retried_then_sent(tmp_path: Path) -> None:
     script = Script(replies={"RCPT": ["451 4.7.1 greylisted", "451 4.7.1 greylisted"]})
     with ScriptedServer(script) as server:
-        config = _setup(tmp_path, server, 2)
-        _send(config)
-    assert _states(config) == ["sent", "sent"]
+        config = scripted_setup(tmp_path, server, 2)
+        scripted_send(config)
+    assert statuses(config) == ["sent", "sent"]
     assert len(server.transcript.accepted) == 2
     assert server.transcript.commands.count("RSET") == 2  # each refused transaction reset
 
@@ -99,8 +65,8 @@ def test_451_at_rcpt_is_retried_then_sent(tmp_path: Path) -> None:
 def test_451_beyond_the_retries_is_deferred_and_retried_next_run(tmp_path: Path) -> None:
     script = Script(replies={"RCPT": ["451 4.7.1 greylisted"] * 3})
     with ScriptedServer(script) as server:
-        config = _setup(tmp_path, server, 2, retries=2)
-        result = _send(config)
+        config = scripted_setup(tmp_path, server, 2, retries=2)
+        result = scripted_send(config)
         states = delivery_states(config, "2026-W48")
         deferred = [e for e, (s, _) in states.items() if s == "deferred"]
         assert len(deferred) == 1 and "451 4.7.1 greylisted" in states[deferred[0]][1]
@@ -108,9 +74,9 @@ def test_451_beyond_the_retries_is_deferred_and_retried_next_run(tmp_path: Path)
         conn = db.connect(config.state)
         assert ledger.get_issue(conn, "2026-W48").status == "sending"  # type: ignore[union-attr]
         # The next run retries only the deferred copy.
-        _send(config)
+        scripted_send(config)
         assert ledger.get_issue(conn, "2026-W48").status == "done"  # type: ignore[union-attr]
-    assert _states(config) == ["sent", "sent"]
+    assert statuses(config) == ["sent", "sent"]
     assert len(server.transcript.accepted) == 2
 
 
@@ -123,8 +89,8 @@ def test_550_at_rcpt_fails_that_recipient_and_marks_the_address_bounced(
         extensions=["PIPELINING"] if pipelining else ["8BITMIME"],
     )
     with ScriptedServer(script) as server:
-        config = _setup(tmp_path, server, 3)
-        _send(config)
+        config = scripted_setup(tmp_path, server, 3)
+        scripted_send(config)
     states = delivery_states(config, "2026-W48")
     failed = [e for e, (s, _) in states.items() if s == "failed"]
     assert len(failed) == 1 and "550 5.1.1 no such mailbox here" in states[failed[0]][1]
@@ -138,8 +104,8 @@ def test_550_at_rcpt_fails_that_recipient_and_marks_the_address_bounced(
 def test_552_after_data_fails_with_the_reason_and_keeps_the_subscriber(tmp_path: Path) -> None:
     script = Script(bodies=["552 5.3.4 message too big for this mailbox"])
     with ScriptedServer(script) as server:
-        config = _setup(tmp_path, server, 2)
-        _send(config)
+        config = scripted_setup(tmp_path, server, 2)
+        scripted_send(config)
     states = delivery_states(config, "2026-W48")
     failed = [(e, r) for e, (s, r) in states.items() if s == "failed"]
     assert len(failed) == 1 and "552 5.3.4 message too big" in failed[0][1]
@@ -150,34 +116,34 @@ def test_552_after_data_fails_with_the_reason_and_keeps_the_subscriber(tmp_path:
 def test_552_at_the_data_command_fails_the_recipient(tmp_path: Path) -> None:
     script = Script(replies={"DATA": ["552 5.3.4 over quota"]})
     with ScriptedServer(script) as server:
-        config = _setup(tmp_path, server, 2)
-        _send(config)
-    assert _states(config) == ["failed", "sent"]
+        config = scripted_setup(tmp_path, server, 2)
+        scripted_send(config)
+    assert statuses(config) == ["failed", "sent"]
 
 
 def test_drop_in_the_middle_of_data_is_retried_and_delivered_once(tmp_path: Path) -> None:
     # A big message and a small server receive buffer: the client is still writing the body
     # when the server resets the connection.
     with ScriptedServer(Script(bodies=[DROP_MID_DATA]), rcvbuf=4096) as server:
-        config = _config(tmp_path, server.port)
+        config = scripted_config(tmp_path, server.port)
         add_subscribers(config, 1)
         record(config, rendered_digest(config, html_extra="<p>" + "z" * 3_000_000 + "</p>"))
-        _send(config)
-    assert _states(config) == ["sent"]
+        scripted_send(config)
+    assert statuses(config) == ["sent"]
     assert server.transcript.connections == 2
     assert len(server.transcript.accepted) == 1  # exactly one complete copy
 
 
 def test_drop_after_the_final_dot_is_unknown_and_never_resent(tmp_path: Path) -> None:
     with ScriptedServer(Script(bodies=[DROP_AFTER_DOT])) as server:
-        config = _setup(tmp_path, server, 3)
-        result = _send(config)
+        config = scripted_setup(tmp_path, server, 3)
+        result = scripted_send(config)
         states = delivery_states(config, "2026-W48")
         unknown = [(e, r) for e, (s, r) in states.items() if s == "unknown"]
         assert len(unknown) == 1 and "after the final '.'" in unknown[0][1]
         assert result.unknown == 1
         # The issue is complete: an unknown copy is final. Running again sends nothing.
-        again = _send(config)
+        again = scripted_send(config)
         assert again.outcome == "already-sent"
         assert server.transcript.commands.count("DATA") == 3
         assert len(server.transcript.accepted) == 3  # the server did get all three
@@ -185,7 +151,7 @@ def test_drop_after_the_final_dot_is_unknown_and_never_resent(tmp_path: Path) ->
         assert config.smtp is not None
         transport = SmtpTransport(config.smtp, backoff_base=0.01)
         resent = run_once(config, now=NOW, transport=transport, resend_unknown=True)
-        assert resent.sent == 1 and _states(config) == ["sent"] * 3
+        assert resent.sent == 1 and statuses(config) == ["sent"] * 3
     first, *_, last = server.transcript.accepted
     ids = [_message_id(body) for body in server.transcript.accepted]
     assert len(ids) == 4 and len(set(ids)) == 3
@@ -199,9 +165,9 @@ def _message_id(body: bytes) -> str:
 def test_421_in_the_middle_of_a_session_reconnects(tmp_path: Path) -> None:
     script = Script(replies={"MAIL": ["250 ok", "421 4.4.2 closing, too many messages"]})
     with ScriptedServer(script) as server:
-        config = _setup(tmp_path, server, 3)
-        _send(config)
-    assert _states(config) == ["sent"] * 3
+        config = scripted_setup(tmp_path, server, 3)
+        scripted_send(config)
+    assert statuses(config) == ["sent"] * 3
     assert server.transcript.connections == 2
     assert len(server.transcript.accepted) == 3
 
@@ -212,7 +178,7 @@ def test_no_starttls_on_offer_means_the_password_is_never_sent(
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2-very-secret")
     script = Script(extensions=["AUTH PLAIN LOGIN", "8BITMIME"])  # no STARTTLS
     with ScriptedServer(script) as server:
-        config = _setup(
+        config = scripted_setup(
             tmp_path,
             server,
             2,
@@ -223,14 +189,14 @@ def test_no_starttls_on_offer_means_the_password_is_never_sent(
         with pytest.raises(
             DeliveryError, match="did not offer STARTTLS; refusing to send the password in clear"
         ):
-            _send(config)
+            scripted_send(config)
     raw = bytes(server.transcript.raw)
     import base64
 
     assert b"hunter2" not in raw
     assert base64.b64encode(b"\0digest\0hunter2-very-secret") not in raw
     assert "AUTH" not in server.transcript.commands and "MAIL" not in server.transcript.commands
-    assert _states(config) == ["pending", "pending"]
+    assert statuses(config) == ["pending", "pending"]
 
 
 def test_security_none_never_sends_a_password(
@@ -239,9 +205,11 @@ def test_security_none_never_sends_a_password(
     # (A 535 refusal is tested against aiosmtpd with real STARTTLS in test_send_smtp.py.)
     monkeypatch.setenv("SMTP_PASSWORD", "pw-not-for-the-wire")
     with ScriptedServer(Script(extensions=["AUTH PLAIN"])) as server:
-        config = _setup(tmp_path, server, 1, username="digest", password_env="SMTP_PASSWORD")
+        config = scripted_setup(
+            tmp_path, server, 1, username="digest", password_env="SMTP_PASSWORD"
+        )
         with pytest.raises(DeliveryError, match="refusing to send the password"):
-            _send(config)
+            scripted_send(config)
     assert b"pw-not-for-the-wire" not in bytes(server.transcript.raw)
     assert "AUTH" not in server.transcript.commands
 
@@ -250,12 +218,12 @@ def test_a_refused_connection_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound but not listening: connections are refused
-        config = _config(tmp_path, port, retries=1)
+        config = scripted_config(tmp_path, port, retries=1)
         add_subscribers(config, 1)
         record(config, rendered_digest(config))
         with pytest.raises(DeliveryError, match=r"could not use the mail server 127\.0\.0\.1"):
-            _send(config)
-    assert _states(config) == ["pending"]
+            scripted_send(config)
+    assert statuses(config) == ["pending"]
 
 
 def test_a_server_that_caps_connections_gets_the_mail_over_the_ones_it_allows(
@@ -264,9 +232,9 @@ def test_a_server_that_caps_connections_gets_the_mail_over_the_ones_it_allows(
     # The first connection is welcome; every further one is told 421 "too many connections".
     script = Script(greetings=["220 welcome"] + ["421 4.7.0 too many connections"] * 20)
     with ScriptedServer(script) as server:
-        config = _setup(tmp_path, server, 12, connections=3, retries=1)
-        result = _send(config)
-    assert result.sent == 12 and _states(config) == ["sent"] * 12
+        config = scripted_setup(tmp_path, server, 12, connections=3, retries=1)
+        result = scripted_send(config)
+    assert result.sent == 12 and statuses(config) == ["sent"] * 12
     assert len(server.transcript.accepted) == 12
 
 
@@ -276,9 +244,9 @@ def test_the_rate_limit_spaces_messages_out(tmp_path: Path) -> None:
     import time
 
     with ScriptedServer(Script()) as server:
-        config = _setup(tmp_path, server, 12, connections=2, rate=40)
+        config = scripted_setup(tmp_path, server, 12, connections=2, rate=40)
         started = time.monotonic()
-        result = _send(config)
+        result = scripted_send(config)
         elapsed = time.monotonic() - started
     assert result.sent == 12
     assert elapsed >= 10 / 40

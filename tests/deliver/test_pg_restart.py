@@ -8,6 +8,7 @@ from __future__ import annotations
 import mailbox
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.postgres import Postgres
@@ -22,6 +23,7 @@ from support.smtp import (
 
 from digest.config import load_config
 from digest.deliver import MaildirTransport
+from digest.deliver.stuffing import Copy
 from digest.deliver.transport import Attempt, MaildirSession
 from digest.errors import StateError
 from digest.pipeline.run import run_once
@@ -38,8 +40,15 @@ class _After(MaildirTransport):
         outer = self
 
         class Session(MaildirSession):
-            def send(self, sender: str, recipient: str, data: bytes, message_id: str) -> Attempt:
-                attempt = super().send(sender, recipient, data, message_id)
+            def send(
+                self,
+                sender: str,
+                recipient: str,
+                data: Copy,
+                message_id: str,
+                next_copy: Any = None,
+            ) -> Attempt:
+                attempt = super().send(sender, recipient, data, message_id, next_copy)
                 outer.count += 1
                 outer.after(outer.count)
                 return attempt

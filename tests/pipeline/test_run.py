@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -195,8 +196,15 @@ class _Hooked(MaildirTransport):
         outer = self
 
         class Session(MaildirSession):
-            def send(self, sender: str, recipient: str, data: Copy, message_id: str) -> Attempt:
-                attempt = super().send(sender, recipient, data, message_id)
+            def send(
+                self,
+                sender: str,
+                recipient: str,
+                data: Copy,
+                message_id: str,
+                next_copy: Any = None,
+            ) -> Attempt:
+                attempt = super().send(sender, recipient, data, message_id, next_copy)
                 outer.count += 1
                 outer.after(outer.count)  # type: ignore[operator]
                 return attempt

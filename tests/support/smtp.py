@@ -153,12 +153,15 @@ class Script:
     AUTH, …) for the command itself; ``bodies`` for what follows the message body: ``ACCEPT``,
     ``DROP_MID_DATA``, ``DROP_AFTER_DOT`` or a reply line such as ``"552 5.3.4 too big"``.
     ``SILENT`` in any of them: no answer until the client gives up (a slow server).
+    ``on_accept(n)`` runs when the n-th message is complete, before the server answers it (it
+    may block, holding that answer back).
     """
 
     greetings: list[str] = field(default_factory=list)
     extensions: list[str] = field(default_factory=lambda: ["PIPELINING", "8BITMIME"])
     replies: dict[str, list[str]] = field(default_factory=dict)
     bodies: list[str] = field(default_factory=list)
+    on_accept: Callable[[int], None] | None = None
 
 
 @dataclass
@@ -171,6 +174,8 @@ class Transcript:
     connections: int = 0
     #: Answers given only after the client had hung up (``SILENT``).
     late: int = 0
+    #: Final "."s that came with the next MAIL FROM already behind them, before any answer.
+    early: int = 0
 
 
 class ScriptedServer:
@@ -287,6 +292,10 @@ class ScriptedServer:
         if action == ACCEPT:
             with self.lock:
                 self.transcript.accepted.append(bytes(body))
+                self.transcript.early += _mail_waiting(conn, rfile)
+                count = len(self.transcript.accepted)
+            if self.script.on_accept is not None:
+                self.script.on_accept(count)
             send("250 2.0.0 queued")
             return True
         send(action)
@@ -314,6 +323,18 @@ class ScriptedServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _mail_waiting(conn: socket.socket, rfile: Any) -> bool:
+    """Has the client already sent the next MAIL FROM (read into ``rfile``'s buffer, or still
+    in the socket)? Looked at without waiting."""
+    conn.setblocking(False)
+    try:
+        return bool(rfile.peek(1).startswith(b"MAIL FROM"))
+    except BlockingIOError:
+        return False
+    finally:
+        conn.setblocking(True)
 
 
 # ---------------------------------------------------------------------------------------------
