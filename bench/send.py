@@ -12,9 +12,12 @@ issue is recorded in each run's state database beforehand (rendered once, here),
 measures only the send: claims, personalisation, SMTP, ledger writes.
 
 Targets (issue 18): digest ≥ 0.9× smtp-source's messages/s at 1 and 4 connections; CPU per
-message and peak memory at the largest list within 10 % of the smallest. ``smtp-sink`` and
-``smtp-source`` come with Postfix: ``apt-get install --no-install-recommends postfix`` (stop the
-postfix service the install may start: ``systemctl stop postfix`` or ``postfix stop``).
+message and peak memory at the largest list within 10 % of the smallest. The CPU per message
+of each tenth of the list is printed for every send and judged (last three tenths within 10 %
+of the first three) for the largest list only, where a tenth is long enough to measure.
+``smtp-sink`` and ``smtp-source`` come with Postfix: ``apt-get install --no-install-recommends
+postfix`` (stop the postfix service the install may start: ``systemctl stop postfix`` or
+``postfix stop``).
 
 With ``--dkim N`` the same N-subscriber send runs unsigned, RSA-signed and RSA + Ed25519-signed,
 side by side (issue 14: signed ≥ 10× the 43 msgs/s of pure-Python dkimpy, i.e. ≥ 430).
@@ -295,8 +298,11 @@ def _verdict(rows: list[tuple[int, int, dict[str, Any], float]]) -> None:
             f"{'PASS' if good else 'MISS'} rate at {n}, {conns} conn: digest/smtp-source = "
             f"{ratio:.2f} (target 0.90)"
         )
+    largest = max(r[0] for r in rows)
     for n, conns, ours, _ in rows:
-        if len(ours.get("tenths") or []) >= 6:
+        # Judged on the largest list only: a tenth of 10,000 copies lasts about half a second,
+        # within which this shared machine's noise alone moves CPU figures by ±20 %.
+        if n == largest and len(ours.get("tenths") or []) >= 6:
             first, last = ours["tenths"][:3], ours["tenths"][-3:]
             growth = statistics.median(last) / statistics.median(first) - 1
             good = growth <= 0.10
