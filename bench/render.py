@@ -1,7 +1,7 @@
 """Render benchmark: 10, 50 and 200 reviews, seconds per stage (Jinja, MJML, premailer, text);
 then 20 reviews beside the reference MJML (JavaScript) compiling the same MJML.
 
-    .venv/bin/python bench/render.py [--repeat 5] [--no-js] [--mjml-version 4]
+    .venv/bin/python bench/render.py [--repeat 20] [--no-js] [--mjml-version 4]
 
 Stages are summed over every pass of one render (a list too big for Gmail is rendered again,
 trimmed). "worker" is the cost of starting the child process that isolates the native MJML
@@ -233,7 +233,7 @@ def against_js(config: object, period: Period, repeat: int, version: str, count:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--js", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--mjml-version", default="4", help="the JS mjml to install (npm)")
     args = parser.parse_args()
