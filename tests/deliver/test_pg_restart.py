@@ -6,11 +6,10 @@ outbox, whose file names come from Message-IDs, holds exactly one per subscriber
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.hooked import HookedMaildir
 from support.postgres import Postgres
 from support.smtp import (
     NOW,
@@ -22,38 +21,8 @@ from support.smtp import (
 )
 
 from digest.config import load_config
-from digest.deliver import MaildirTransport
-from digest.deliver.stuffing import Copy
-from digest.deliver.transport import Attempt, MaildirSession
 from digest.errors import StateError
 from digest.pipeline.run import run_once
-
-
-class _After(MaildirTransport):
-    """The real Maildir transport, calling ``after(n)`` once the n-th copy is written."""
-
-    def __init__(self, path: Path, after: Callable[[int], None]):
-        super().__init__(path)
-        self.after, self.count = after, 0
-
-    def open(self) -> MaildirSession:
-        outer = self
-
-        class Session(MaildirSession):
-            def send(
-                self,
-                sender: str,
-                recipient: str,
-                data: Copy,
-                message_id: str,
-                next_copy: Any = None,
-            ) -> Attempt:
-                attempt = super().send(sender, recipient, data, message_id, next_copy)
-                outer.count += 1
-                outer.after(outer.count)
-                return attempt
-
-        return Session(self.path)
 
 
 def test_the_server_restarting_mid_send_stops_the_send_and_loses_nothing(
@@ -69,7 +38,7 @@ def test_the_server_restarting_mid_send_stops_the_send_and_loses_nothing(
             _postgres_server.restart()
 
     with pytest.raises(StateError) as caught:
-        run_once(config, now=NOW, transport=_After(config.outbox, after))
+        run_once(config, now=NOW, transport=HookedMaildir(config.outbox, after))
     assert str(caught.value).startswith(postgres_url) and "\n" not in str(caught.value)
     states = delivery_states(config, key)
     assert sum(1 for s, _ in states.values() if s == "sent") < len(emails)

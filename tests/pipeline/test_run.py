@@ -11,10 +11,10 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from support.hooked import HookedMaildir
 from support.smtp import (
     NOW,
     add_subscribers,
@@ -28,8 +28,6 @@ from support.smtp import (
 from digest.cli import cli
 from digest.config import Config, load_config
 from digest.deliver import MaildirTransport
-from digest.deliver.stuffing import Copy
-from digest.deliver.transport import Attempt, MaildirSession
 from digest.errors import DeliveryError, StateError
 from digest.pipeline.run import run_once
 from digest.state import db, deliveries, ledger, subscribers
@@ -184,34 +182,6 @@ def _stored_nonce(conn: db.Connection) -> str:
     return issue.nonce
 
 
-class _Hooked(MaildirTransport):
-    """The real Maildir transport, calling ``after(n)`` once the n-th copy is written."""
-
-    def __init__(self, path: Path, after: object):
-        super().__init__(path)
-        self.after = after
-        self.count = 0
-
-    def open(self) -> MaildirSession:
-        outer = self
-
-        class Session(MaildirSession):
-            def send(
-                self,
-                sender: str,
-                recipient: str,
-                data: Copy,
-                message_id: str,
-                next_copy: Any = None,
-            ) -> Attempt:
-                attempt = super().send(sender, recipient, data, message_id, next_copy)
-                outer.count += 1
-                outer.after(outer.count)  # type: ignore[operator]
-                return attempt
-
-        return Session(self.path)
-
-
 def test_an_unsubscribe_landing_mid_send_stops_later_copies(
     tmp_path: Path, state_value: str
 ) -> None:
@@ -228,7 +198,7 @@ def test_an_unsubscribe_landing_mid_send_stops_later_copies(
             subscribers.unsubscribe_by_token(other, token)
             other.close()
 
-    result = run_once(config, now=NOW, transport=_Hooked(config.outbox, after))
+    result = run_once(config, now=NOW, transport=HookedMaildir(config.outbox, after))
     assert result.sent == 5 and result.skipped == 1
     assert leaving not in {_to(f) for f in _outbox(config)}
     assert delivery_states(config, "2026-W48")[leaving] == ("skipped", "subscriber is unsubscribed")
@@ -246,7 +216,7 @@ def test_stop_finishes_the_copy_in_flight_and_the_next_run_sends_the_rest(
         if n == 3:
             stop.set()
 
-    result = run_once(config, now=NOW, transport=_Hooked(config.outbox, after), stop=stop)
+    result = run_once(config, now=NOW, transport=HookedMaildir(config.outbox, after), stop=stop)
     assert result.outcome == "stopped" and result.sent == 3
     states = delivery_states(config, "2026-W48")
     assert sorted(s for s, _ in states.values()) == ["pending"] * 7 + ["sent"] * 3
