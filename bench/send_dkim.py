@@ -112,7 +112,7 @@ def _signing_cost(folder: Path, rendered: object) -> None:
         timings[label] = (time.process_time() - started) / n
     ours = timings["digest-signed"] - timings["unsigned"]
     print(
-        "  CPU per copy: "
+        "  CPU to make one copy (not to send it): "
         + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in timings.items())
         + f"; signing costs {ours * 1000:.2f} ms, {timings['dkimpy.sign alone'] / ours:.0f}× less"
         " than dkimpy's"
