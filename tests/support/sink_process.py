@@ -19,10 +19,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from support.smtp import _BoundController
+from support.smtp import Pipelining, _BoundController
 
 
-class _ToFiles:
+class _ToFiles(Pipelining):
     def __init__(self, folder: Path):
         self.folder = folder
 

@@ -42,7 +42,22 @@ class Received:
         return parsed
 
 
-class _Capture:
+class Pipelining:
+    """An aiosmtpd handler mix-in: offer PIPELINING (RFC 2920) in the EHLO answer.
+
+    aiosmtpd reads pipelined commands in order but does not say it can, so without this the
+    client would never pipeline against the test servers. With it, every test that sends
+    through a real aiosmtpd server drives digest's pipelined path: the envelope in one write,
+    the next copy's transaction opened with the final "." (``deliver/session.py``)."""
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # the hook's job once it takes the responses over
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+class _Capture(Pipelining):
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.lock = threading.Lock()
