@@ -31,7 +31,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,19 +43,22 @@ ROOT = Path(__file__).resolve().parent.parent
 #: ``--before DIR``: the child imports digest from DIR (an older checkout), to compare.
 sys.path.insert(0, os.environ.get("BENCH_CODE") or str(ROOT))
 
-from send_setup import NOW, SENDER, _config_text, _prepare, _reviews  # noqa: E402
+from send_setup import (  # noqa: E402
+    NOW,
+    SENDER,
+    _config_text,
+    _prepare,
+    _reviews,
+    free_port,
+    start_sink,
+    vm_hwm_mb,
+)
 
 
 def _which(name: str) -> str | None:
     return shutil.which(name) or next(
         (str(p) for p in (Path("/usr/sbin") / name,) if p.exists()), None
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _count_commits() -> list[int]:
@@ -72,14 +74,6 @@ def _count_commits() -> list[int]:
 
     deliveries.transaction = counting  # type: ignore[assignment]
     return counter
-
-
-def _vm_hwm_mb() -> float:
-    """Peak resident memory of this process, from ``/proc/self/status`` (``VmHWM``)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def child(config_path: Path) -> None:
@@ -121,7 +115,7 @@ def child(config_path: Path) -> None:
                 "deferred": result.deferred,
                 "elapsed": elapsed,
                 "rate": result.sent / elapsed,
-                "peak_mb": _vm_hwm_mb(),
+                "peak_mb": vm_hwm_mb(),
                 "cpu": cpu,
                 "cpu_ms": cpu / max(result.sent, 1) * 1000,
                 "commits": commits[0],
@@ -203,7 +197,7 @@ def _issue(base: Path, port: int) -> tuple[Any, int]:
     from digest.render.compose import render_digest
 
     (base / "probe" / "reviews").mkdir(parents=True)
-    (base / "probe" / "config.yaml").write_text(_config_text(port, 1, ""))
+    (base / "probe" / "config.yaml").write_text(_config_text(port, 1))
     config = load_config(base / "probe" / "config.yaml")
     period = current_period(config, NOW)
     rendered = render_digest(config, period, _reviews(), now=NOW)  # type: ignore[arg-type]
@@ -220,7 +214,7 @@ def _send_beside_source(
     rows = []
     for n in args.subscribers:
         for conns in args.connections:
-            path = _prepare(base / f"n{n}-c{conns}", n, rendered, port, conns, "")
+            path = _prepare(base / f"n{n}-c{conns}", n, rendered, port, conns)
             ours = _run_child(path)
             theirs = n / _smtp_source(source, port, n, size, conns)
             rows.append((n, conns, ours, theirs))
@@ -238,7 +232,7 @@ def _send_beside_source(
                 )
             shutil.rmtree(base / f"n{n}-c{conns}")
             if args.before:
-                path = _prepare(base / f"b{n}-c{conns}", n, rendered, port, conns, "")
+                path = _prepare(base / f"b{n}-c{conns}", n, rendered, port, conns)
                 old = _run_child(path, code=args.before)
                 print(
                     f"{'':>7}   before ({args.before}): {old['rate']:6.0f} msgs/s "
@@ -261,11 +255,9 @@ def main() -> None:
             "(as root: DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
             "postfix, then `postfix stop`); this benchmark compares against them"
         )
-    port = _free_port()
-    sink_cmd = [sink_tool, "-u", "nobody", f"127.0.0.1:{port}", "1024"]
-    sink = subprocess.Popen(sink_cmd if os.geteuid() == 0 else sink_cmd[:1] + sink_cmd[3:])
+    port = free_port()
+    sink = start_sink(sink_tool, port)
     try:
-        _wait_listening(port)
         with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
             base = Path(tmp)
             rendered, size = _issue(base, port)
@@ -326,17 +318,6 @@ def _verdict(rows: list[tuple[int, int, dict[str, Any], float]]) -> None:
                 f"{low[key]:.3f} → {high[key]:.3f} ({growth:+.1%}, limit +10%)"
             )
     sys.exit(0 if ok else 1)
-
-
-def _wait_listening(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"smtp-sink did not start listening on 127.0.0.1:{port}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,15 @@
 """What each send benchmark run starts from: the config, the 20 reviews, a state database
-with N active subscribers and the issue already recorded (``bench/send.py``)."""
+with N active subscribers and the issue already recorded, and Postfix's ``smtp-sink`` on
+loopback (``bench/send.py``, ``bench/send_dkim.py``, ``bench/senders.py``)."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,7 +18,7 @@ NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
 SENDER = "news@bench.example.org"
 
 
-def _config_text(port: int, connections: int, dkim: str) -> str:
+def _config_text(port: int, connections: int, dkim: str = "", state: str = "state.sqlite3") -> str:
     text = f"""
 newsletter:
   title: The Bench Reel
@@ -21,7 +27,7 @@ newsletter:
   timezone: Europe/London
 sources:
   - {{type: folder, path: reviews}}
-state: state.sqlite3
+state: {state}
 smtp: {{host: 127.0.0.1, port: {port}, security: none, connections: {connections},
         rate: 0, retries: 1}}
 """
@@ -64,7 +70,13 @@ def _reviews() -> list[object]:
 
 
 def _prepare(
-    folder: Path, subscribers: int, rendered: object, port: int, conns: int, dkim: str
+    folder: Path,
+    subscribers: int,
+    rendered: object,
+    port: int,
+    conns: int,
+    dkim: str = "",
+    state: str = "state.sqlite3",
 ) -> Path:
     from digest.config import load_config
     from digest.state import db, ledger
@@ -73,9 +85,9 @@ def _prepare(
     (folder / "reviews").mkdir()
     if dkim:
         _write_dkim_keys(folder)
-    (folder / "config.yaml").write_text(_config_text(port, conns, dkim))
+    (folder / "config.yaml").write_text(_config_text(port, conns, dkim, state))
     config = load_config(folder / "config.yaml")
-    conn = db.connect(config.state)
+    conn = db.open_for(config)
     stamp = NOW.isoformat()
     with db.transaction(conn):
         conn.executemany(
@@ -113,3 +125,33 @@ def _write_dkim_keys(folder: Path) -> None:
                 serialization.NoEncryption(),
             )
         )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sink(tool: str, port: int) -> subprocess.Popen[bytes]:
+    """Postfix's ``smtp-sink`` on 127.0.0.1:``port`` (as ``nobody`` when run as root), once
+    it is listening."""
+    command = [tool, "-u", "nobody", f"127.0.0.1:{port}", "1024"]
+    sink = subprocess.Popen(command if os.geteuid() == 0 else command[:1] + command[3:])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return sink
+        except OSError:
+            time.sleep(0.05)
+    sink.terminate()
+    sys.exit(f"smtp-sink did not start listening on 127.0.0.1:{port}")
+
+
+def vm_hwm_mb() -> float:
+    """Peak resident memory of this process, from ``/proc/self/status`` (``VmHWM``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")

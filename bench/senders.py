@@ -19,116 +19,31 @@ import argparse
 import json
 import os
 import resource
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/London"))
-
+from send_setup import (  # noqa: E402
+    NOW,
+    _config_text,
+    _prepare,
+    _reviews,
+    free_port,
+    start_sink,
+    vm_hwm_mb,
+)
 
 HEADER = (
     "| state | senders | wall s | msgs/s | sent by each | CPU s (all) | peak VmHWM MB |\n"
     "|-------|--------:|-------:|-------:|-------------:|------------:|--------------:|"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(port: int) -> None:
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"smtp-sink did not start on port {port}")
-
-
-def _config_text(state: str, port: int, connections: int) -> str:
-    return f"""
-newsletter:
-  title: The Bench Reel
-  from: "The Bench Reel <news@bench.example.org>"
-  base_url: https://bench.example.org
-  timezone: Europe/London
-sources:
-  - {{type: folder, path: reviews}}
-state: {state}
-smtp: {{host: 127.0.0.1, port: {port}, security: none, connections: {connections},
-        rate: 0, retries: 1}}
-"""
-
-
-def _reviews() -> list[object]:
-    from digest.models import Facts, Grade, Image, Review
-
-    grades = ["A+", "A", "A-", "B+", "B", "B-", "C+", "C", "D", "F"]
-    return [
-        Review(
-            title=f"Bench Picture {i + 1}: The Long Way Round",
-            published=NOW - timedelta(hours=6 + i),
-            source="bench",
-            key=f"bench-{i}",
-            link=f"https://bench.example.org/reviews/bench-picture-{i + 1}/",
-            author="Ines Harrow",
-            overview=f"A ferry pilot crosses a frozen sound with strangers (part {i + 1}).",
-            facts=Facts(raw="Northwater; 2026; 12A; 104 min."),
-            grade=Grade.parse(grades[i % len(grades)]),
-            image=Image(
-                url=f"https://images.bench.example.org/still-{i + 1}.jpg",
-                alt=f"A still from Bench Picture {i + 1}",
-                credit="Northwater Pictures",
-                width=1200,
-                height=675,
-            ),
-        )
-        for i in range(20)
-    ]
-
-
-def _prepare(folder: Path, url: str, subscribers: int, rendered: object, port: int,
-             connections: int) -> Path:  # fmt: skip
-    from digest.config import load_config
-    from digest.state import db, ledger
-
-    (folder / "reviews").mkdir(parents=True)
-    (folder / "config.yaml").write_text(_config_text(url, port, connections))
-    config = load_config(folder / "config.yaml")
-    conn = db.open_for(config)
-    stamp = NOW.isoformat()
-    rows = [(f"reader{i:06d}@example.net", f"Reader {i}", secrets.token_urlsafe(32), stamp, stamp)
-            for i in range(subscribers)]  # fmt: skip
-    with db.transaction(conn):
-        conn.executemany(
-            "INSERT INTO subscribers (email, name, status, token, created_at, updated_at)"
-            " VALUES (?, ?, 'active', ?, ?, ?)",
-            rows,
-        )
-    ledger.record_issue(conn, rendered, now=NOW, path=config.state)  # type: ignore[arg-type]
-    conn.close()
-    return folder / "config.yaml"
-
-
-def _vmhwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def child(config_path: Path) -> None:
@@ -142,7 +57,7 @@ def child(config_path: Path) -> None:
     result = run_once(config, now=NOW, trigger="bench",
                       transport=SmtpTransport(config.smtp, backoff_base=0.05))  # fmt: skip
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"sent": result.sent, "failed": result.failed, "vmhwm_mb": _vmhwm_mb(),
+    print(json.dumps({"sent": result.sent, "failed": result.failed, "vmhwm_mb": vm_hwm_mb(),
                       "cpu": usage.ru_utime + usage.ru_stime}))  # fmt: skip
 
 
@@ -183,32 +98,25 @@ def main() -> None:
     from digest.period import current_period
     from digest.render.compose import render_digest
 
-    port = _free_port()
-    sink_cmd = [sink_tool, "-u", "nobody", f"127.0.0.1:{port}", "1024"]
-    sink = subprocess.Popen(sink_cmd if os.geteuid() == 0 else sink_cmd[:1] + sink_cmd[3:])
+    port = free_port()
+    sink = start_sink(sink_tool, port)
     server = Postgres(bindir).start()
     try:
-        _wait_listening(port)
         with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
             base = Path(tmp)
             (base / "render" / "reviews").mkdir(parents=True)
-            (base / "render" / "config.yaml").write_text(_config_text("state.sqlite3", port, 1))
+            (base / "render" / "config.yaml").write_text(_config_text(port, 1))
             config = load_config(base / "render" / "config.yaml")
             rendered = render_digest(config, current_period(config, NOW), _reviews(), now=NOW)  # type: ignore[arg-type]
             print(f"{args.subscribers} subscribers, {args.connections} SMTP connections per "
                   f"sender, PostgreSQL {bindir.parts[-2]} and smtp-sink on loopback, "
                   f"{os.cpu_count()} CPUs\n")  # fmt: skip
-            print(
-                "| state | senders | wall s | msgs/s | sent by each | CPU s (all) | peak VmHWM MB |"
-            )
-            print(
-                "|-------|--------:|-------:|-------:|-------------:|------------:|--------------:|"
-            )
+            print(HEADER)
             runs = [("SQLite", 1), ("PostgreSQL", 1), ("PostgreSQL", 2)]
             for n, (kind, count) in enumerate(runs):
                 url = server.database() if kind == "PostgreSQL" else "state.sqlite3"
-                path = _prepare(base / f"run{n}", url, args.subscribers, rendered, port,
-                                args.connections)  # fmt: skip
+                path = _prepare(base / f"run{n}", args.subscribers, rendered, port,
+                                args.connections, state=url)  # fmt: skip
                 wall, figures = _senders(path, count)
                 sent = [int(f["sent"]) for f in figures]
                 assert sum(sent) == args.subscribers, sent
