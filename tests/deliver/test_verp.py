@@ -7,42 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from support.cli import digest
+from support.inbound import mail
 from support.smtp import NOW, Sink, add_subscribers, write_config, write_reviews
 
 from digest.config import load_config
 from digest.pipeline.run import run_once
 from digest.state import db, events, subscribers
-
-#: A bounce from a forwarding host: the failed address is one we never sent to, nothing of our
-#: copy is quoted — only the envelope recipient (our VERP address) says who it is about.
-DSN = """\
-Return-Path: <>
-Delivered-To: {verp}
-X-Original-To: {verp}
-From: MAILER-DAEMON@mx.forward.example (Mail Delivery System)
-To: {verp}
-Subject: Undelivered Mail Returned to Sender
-Message-Id: <20261130090000.AB12@mx.forward.example>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
-
---b1
-Content-Type: text/plain
-
-Your message could not be delivered.
-
---b1
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.forward.example
-
-Final-Recipient: rfc822; old-mailbox@forward.example
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 user unknown
-
---b1--
-"""
 
 
 def test_each_copy_has_its_own_return_path_and_its_bounce_names_the_reader(
@@ -69,7 +39,8 @@ def test_each_copy_has_its_own_return_path_and_its_bounce_names_the_reader(
     assert all(sender in r.message["From"] for r in sink.received)
 
     victim = emails[1]
-    done = digest(path, "inbound", "--stdin", stdin=DSN.format(verp=by_rcpt[victim]))
+    bounce = mail("dsn-verp-only", verp=by_rcpt[victim]).decode()
+    done = digest(path, "inbound", "--stdin", stdin=bounce)
     assert done.returncode == 0, done.stderr
     assert f"{victim}: hard-bounce (now bounced)" in done.stdout
     conn = db.connect(config.state)

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from support.clock import NOW
+from support.inbound import mail
 from support.smtp import ACCEPT, Script, ScriptedServer, Sink
 from support.web import CONFIG, running, status_of, write_web_config
 
@@ -180,35 +181,5 @@ def test_with_a_return_path_a_bounced_welcome_names_its_reader(tmp_path: Path, s
         _wait(lambda: len(sink.received), 2)
     verp = sink.received[1].mail_from
     assert re.fullmatch(r"bounces\+welcome=[A-Za-z0-9_-]{43}@lateshow\.example\.org", verp)
-    dsn = BOUNCE.format(verp=verp).replace("\n", "\r\n").encode()
-    report = process_message(config, dsn, now=NOW)
+    report = process_message(config, mail("dsn-verp-only", verp=verp), now=NOW)
     assert report.changes == [("moved@example.net", "hard-bounce", "bounced")]
-
-
-#: A bounce that says nothing about the reader but the VERP address it came back to.
-BOUNCE = """\
-Delivered-To: {verp}
-From: MAILER-DAEMON@mx.example.com (Mail Delivery System)
-To: {verp}
-Subject: Undelivered Mail Returned to Sender
-Message-Id: <20261130090000.CD34@mx.example.com>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
-
---b1
-Content-Type: text/plain
-
-Your message could not be delivered.
-
---b1
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.com
-
-Final-Recipient: rfc822; somewhere-else@example.com
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 user unknown
-
---b1--
-"""
