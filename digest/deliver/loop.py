@@ -91,12 +91,13 @@ class _Alive:
 
 
 class _Ready:
-    """A claimed row made ready to leave: the subscriber was still active, its copy rendered."""
+    """A claimed row made ready to leave: the subscriber was still active, its copy rendered,
+    its envelope sender (VERP) made."""
 
-    __slots__ = ("copy", "job", "message_id")
+    __slots__ = ("copy", "job", "message_id", "sender")
 
-    def __init__(self, job: Claimed, message_id: str, copy: Copy):
-        self.job, self.message_id, self.copy = job, message_id, copy
+    def __init__(self, job: Claimed, message_id: str, copy: Copy, sender: str):
+        self.job, self.message_id, self.copy, self.sender = job, message_id, copy, sender
 
 
 class _Worker(threading.Thread):
@@ -177,7 +178,7 @@ class _Worker(threading.Thread):
         ready = self.ahead[0][1]
         if not isinstance(ready, _Ready) or self.fatal.is_set() or self.stop.is_set():
             return None
-        return self.template.envelope_sender(ready.job.token), ready.job.email
+        return ready.sender, ready.job.email
 
     def _fail(self, job: Claimed, error: Exception) -> None:
         """Stop the whole send; the row goes back to pending and the caller raises ``error``
@@ -200,9 +201,10 @@ class _Worker(threading.Thread):
         message_id = self.template.message_id(job.email)
         try:
             recipient = Recipient(job.email, job.name, job.token, job.first_name)
-            return _Ready(job, message_id, self.template.render_copy(recipient, message_id))
+            copy = self.template.render_copy(recipient, message_id)
         except RecipientError as e:
             return Outcome(job.subscriber_id, "failed", str(e), message_id)
+        return _Ready(job, message_id, copy, self.template.envelope_sender(job.token))
 
     def _deliver(self, ready: _Ready, next_copy: Callable[[], Envelope | None]) -> Outcome:
         job = ready.job
@@ -213,9 +215,8 @@ class _Worker(threading.Thread):
             if self.session is None:
                 self.session = self.transport.open()
             self.transport.acquire()
-            sender = self.template.envelope_sender(job.token)
             attempt = self.session.send(
-                sender, job.email, ready.copy, ready.message_id, next_copy=next_copy
+                ready.sender, job.email, ready.copy, ready.message_id, next_copy=next_copy
             )
             if attempt.reconnect:
                 self._disconnect()
