@@ -154,17 +154,18 @@ def _mjml_js(folder: Path, version: str) -> Path | None:
 def _documents(config: object, period: Period, count: int) -> list[tuple[str, str]]:
     """The MJML documents one render of ``count`` reviews hands its compiler, every pass."""
     seen: list[tuple[str, str]] = []
-    real = Compiler.compile
+    hook = "send" if hasattr(Compiler, "send") else "compile"  # "compile" before issue 18
+    real = getattr(Compiler, hook)
 
-    def recording(self: Compiler, mjml: str, inline_css: str = "") -> render_compiler.Compiled:
+    def recording(self: Compiler, mjml: str, inline_css: str = "") -> object:
         seen.append((mjml, inline_css))
         return real(self, mjml, inline_css)
 
-    Compiler.compile = recording  # type: ignore[method-assign]
+    setattr(Compiler, hook, recording)
     try:
         render_digest(config, period, reviews(count), now=NOW)  # type: ignore[arg-type]
     finally:
-        Compiler.compile = real  # type: ignore[method-assign]
+        setattr(Compiler, hook, real)
     return seen
 
 

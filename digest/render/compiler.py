@@ -47,7 +47,7 @@ COMPILE_TIMEOUT = 120.0
 _DOCTYPE = "<!doctype html>"
 _STYLE_TAG = re.compile(r"<style(?=[\s>])", re.IGNORECASE)
 _IMPORT_RULE = re.compile(r"@import\b[^;]*;?", re.IGNORECASE)
-_STYLE_BLOCK = re.compile(r"<style\b.*?</style\s*>", re.IGNORECASE | re.DOTALL)
+_TAG_NAME_ENDS = (b">", b" ", b"\t", b"\n", b"\r", b"\x0c", b"/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,9 @@ class Compiled:
 
 class Compiler:
     """One child process; ``compile`` may be called often. As a ``with`` block it lives for
-    the block; ``shared_compiler`` keeps one for the whole process instead."""
+    the block; ``shared_compiler`` keeps one for the whole process instead. ``compile`` is
+    ``send`` then ``receive``: a caller with other work to do (the text part) does it between
+    the two, while the child compiles."""
 
     def __init__(self, argv: tuple[str, ...] | None = None, timeout: float = COMPILE_TIMEOUT):
         # Read at start-up, not import time, so a test can substitute a crashing child.
@@ -70,6 +72,7 @@ class Compiler:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._owner = os.getpid()
+        self._deadline: float | None = None  # set by send(), until receive()
 
     def __enter__(self) -> Compiler:
         return self.start()
@@ -128,14 +131,29 @@ class Compiler:
 
     def compile(self, mjml: str, inline_css: str = "") -> Compiled:
         """The final HTML for one MJML document, or ``RenderError`` saying what went wrong."""
+        self.send(mjml, inline_css)
+        return self.receive()
+
+    def send(self, mjml: str, inline_css: str = "") -> None:
+        """Hand the child one document; ``receive`` gets the result. In between, this process
+        is free: the render makes the text part while the child compiles the HTML."""
         proc = self._proc
-        if proc is None or proc.stdin is None or proc.stdout is None:
-            raise RuntimeError("Compiler.compile() called outside its with block")
+        if proc is None or proc.stdin is None:
+            raise RuntimeError("Compiler.send() called outside its with block")
+        if self._deadline is not None:  # a reply never received: the render failed in between
+            with contextlib.suppress(RenderError):
+                self.receive()
         request = json.dumps({"mjml": mjml, "inline_css": inline_css}).encode() + b"\n"
-        deadline = time.monotonic() + self._timeout
-        self._write_all(proc, proc.stdin.fileno(), request, deadline)
-        line = self._read_line(proc, proc.stdout.fileno(), deadline)
-        reply: dict[str, Any] = json.loads(line)
+        self._deadline = time.monotonic() + self._timeout
+        self._write_all(proc, proc.stdin.fileno(), request, self._deadline)
+
+    def receive(self) -> Compiled:
+        """The result of the last ``send`` (``COMPILE_TIMEOUT`` counts from the send)."""
+        proc = self._proc
+        if proc is None or proc.stdout is None or self._deadline is None:
+            raise RuntimeError("Compiler.receive() called without a send")
+        deadline, self._deadline = self._deadline, None
+        reply: dict[str, Any] = json.loads(self._read_line(proc, proc.stdout.fileno(), deadline))
         if "error" in reply:
             raise RenderError(f"the MJML compiler rejected the document: {reply['error']}")
         return Compiled(reply["html"], reply["mjml_seconds"], reply["premailer_seconds"])
@@ -308,8 +326,24 @@ def _floats(html: str, inline_css: str) -> bool:
     a style attribute. A ``float`` in a ``<style>`` block (the design's phone layout has one
     in a media query) never does: those blocks are left alone, ``data-premailer="ignore"``.
     So the word is looked for outside them (in text too: a film called "Float" only costs
-    the pass)."""
-    return "float" in _STYLE_BLOCK.sub("", html).lower() or "float" in inline_css.lower()
+    the pass). Searched in the ASCII-lowered UTF-8 bytes with ``bytes.find``: a regex ``sub``
+    and a ``lower()`` of the whole document took 0.7 ms of a 4 ms compile, this 0.2 ms."""
+    if b"float" in inline_css.encode().lower():
+        return True
+    text, start = html.encode().lower(), 0
+    while (opened := text.find(b"<style", start)) != -1:
+        if text[opened + 6 : opened + 7] not in _TAG_NAME_ENDS:  # <styles>: not a style block
+            if text.find(b"float", start, opened + 6) != -1:
+                return True
+            start = opened + 6
+            continue
+        if text.find(b"float", start, opened) != -1:
+            return True
+        closed = text.find(b"</style", opened)
+        if closed == -1:  # never closed: the rest is looked at too
+            return text.find(b"float", opened) != -1
+        start = closed + len(b"</style")
+    return text.find(b"float", start) != -1
 
 
 def main() -> None:

@@ -144,16 +144,17 @@ def _render_once(
     inline_css = "\n".join(_INLINE_STYLE.findall(mjml))
     mjml = _INLINE_STYLE.sub("", mjml)
     jinja_done = time.perf_counter()
-    compiled = compiler.compile(mjml, inline_css)
-    text_started = time.perf_counter()
+    compiler.send(mjml, inline_css)
+    # The text part is made here while the child compiles the HTML.
     text = render_template(env, f"{stem}.txt.j2", context)
     text = "\n".join(line.rstrip() for line in _CONTROL.sub("", text).splitlines()).strip() + "\n"
-    done = time.perf_counter()
+    text_done = time.perf_counter()
+    compiled = compiler.receive()
     for stage, seconds in (
         ("jinja", jinja_done - started),
         ("mjml", compiled.mjml_seconds),
         ("premailer", compiled.premailer_seconds),
-        ("text", done - text_started),
+        ("text", text_done - jinja_done),
     ):
         timings[stage] = timings.get(stage, 0.0) + seconds
     return subject, preheader, compiled.html, text
@@ -242,7 +243,8 @@ def render_digest(
         text=text,
         markers=markers,
     )
-    return dataclasses.replace(rendered, warnings=(*notes, *lint(rendered, base)))
+    findings = lint(rendered, base, html_size=tries[-1][1])
+    return dataclasses.replace(rendered, warnings=(*notes, *findings))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import textwrap
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,16 +48,53 @@ def environment(config: Config) -> SandboxedEnvironment:
     on each use, so an edited template is compiled again; a file added or removed — say a
     template that now overrides a bundled one — makes a new environment).
     """
-    key = (tuple(config.template_dirs), tuple(template_files(config)))
+    dirs = tuple(config.template_dirs)
+    seen = _SEEN.get(dirs)
+    if seen is not None and _unchanged(seen[0]):  # no file added or removed since the walk
+        return seen[1]
+    folders = _folders(dirs)  # before the walk: a file added during it means a walk next time
+    key = (dirs, tuple(template_files(config)))
     env = _ENVIRONMENTS.get(key)
     if env is None:
         if len(_ENVIRONMENTS) >= 8:
             _ENVIRONMENTS.clear()
         env = _ENVIRONMENTS[key] = _new_environment(config)
+    _SEEN[dirs] = (folders, env)
     return env
 
 
 _ENVIRONMENTS: dict[tuple[tuple[Path, ...], tuple[Path, ...]], SandboxedEnvironment] = {}
+#: Per set of template folders: every folder in them with its modification time, and the
+#: environment made for what they held. A file added, removed or renamed changes its folder's
+#: time, so ``environment`` walks the folders again only then, not on every render (the walk
+#: was 0.5 ms of a 15 ms render).
+_SEEN: dict[tuple[Path, ...], tuple[tuple[tuple[Path, int], ...], SandboxedEnvironment]] = {}
+#: A folder changed this recently is walked again anyway: a file system with coarse times
+#: could show a second change in the same tick as the first.
+_RACY_NS = 2_000_000_000
+
+
+def _folders(dirs: tuple[Path, ...]) -> tuple[tuple[Path, int], ...]:
+    """Every folder under ``dirs`` with its modification time (-1: a folder not there yet)."""
+    found = []
+    for top in dirs:
+        found.append((top, _mtime(top)))
+        found.extend((p, _mtime(p)) for p in (top.rglob("*") if top.is_dir() else ()) if p.is_dir())
+    return tuple(found)
+
+
+def _mtime(folder: Path) -> int:
+    try:
+        return folder.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _unchanged(folders: tuple[tuple[Path, int], ...]) -> bool:
+    now = time.time_ns()
+    return all(
+        (mtime := _mtime(folder)) == seen and now - mtime > _RACY_NS for folder, seen in folders
+    )
 
 
 def _new_environment(config: Config) -> SandboxedEnvironment:

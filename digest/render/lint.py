@@ -30,9 +30,11 @@ def _is_secure(url: str, markers: tuple[str, ...]) -> bool:
     )
 
 
-def sizes(rendered: RenderedDigest, base_url: str) -> tuple[int, int]:
-    """(decoded, encoded) bytes of the HTML part; encoded = as sent, for the longest recipient."""
-    encoded = html_part_size(rendered.html, rendered.markers, base_url)
+def sizes(rendered: RenderedDigest, base_url: str, encoded: int | None = None) -> tuple[int, int]:
+    """(decoded, encoded) bytes of the HTML part; encoded = as sent, for the longest recipient
+    (``html_part_size``; pass it when already measured, as the clip guard has)."""
+    if encoded is None:
+        encoded = html_part_size(rendered.html, rendered.markers, base_url)
     return len(rendered.html.encode("utf-8")), encoded
 
 
@@ -46,9 +48,9 @@ def size_line(rendered: RenderedDigest, base_url: str) -> str:
     )
 
 
-def _html_findings(rendered: RenderedDigest, base_url: str) -> list[str]:
+def _html_findings(rendered: RenderedDigest, base_url: str, encoded: int | None) -> list[str]:
     found: list[str] = []
-    decoded, encoded = sizes(rendered, base_url)
+    decoded, encoded = sizes(rendered, base_url, encoded)
     if encoded > WARN_AT:
         found.append(
             f"the HTML part is {encoded / 1024:.0f} KB as sent ({decoded / 1024:.0f} KB "
@@ -81,7 +83,9 @@ def _html_findings(rendered: RenderedDigest, base_url: str) -> list[str]:
             url = node.get(attribute, "")
             if not _is_secure(url, markers):
                 insecure.append(f"<{element} {attribute}={url[:100]}>")
-    for node in doc.xpath("//*[@style] | //style"):
+    # Each style attribute and block is looked at only when the HTML has a url( at all.
+    has_url = b"url(" in rendered.html.encode().lower()  # bytes: a case-blind regex is 4× slower
+    for node in doc.xpath("//*[@style] | //style") if has_url else ():
         css = node.get("style", "") if node.tag != "style" else (node.text or "")
         insecure.extend(
             f"CSS url({u[:100]})" for u in _URL_IN_CSS.findall(css) if not _is_secure(u, ())
@@ -122,9 +126,12 @@ def _text_findings(rendered: RenderedDigest) -> list[str]:
     return found
 
 
-def lint(rendered: RenderedDigest, base_url: str = "https://example.org") -> tuple[str, ...]:
+def lint(
+    rendered: RenderedDigest, base_url: str = "https://example.org", html_size: int | None = None
+) -> tuple[str, ...]:
     """Every finding about the final message, most important first (``base_url`` goes into the
-    longest unsubscribe link the size check assumes)."""
+    longest unsubscribe link the size check assumes; ``html_size``, when the caller has it, is
+    that size, ``html_part_size``, so it is not measured twice)."""
     found: list[str] = []
     if not rendered.reviews:
         found.append("the digest has no reviews (only the quiet-week note)")
@@ -136,4 +143,4 @@ def lint(rendered: RenderedDigest, base_url: str = "https://example.org") -> tup
         ]
         if lacks:
             found.append(f"{review.title[:80]!r} has no {' or '.join(lacks)}")
-    return (*found, *_html_findings(rendered, base_url), *_text_findings(rendered))
+    return (*found, *_html_findings(rendered, base_url, html_size), *_text_findings(rendered))

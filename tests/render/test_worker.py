@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import lxml.html
 import pytest
 from mjml import mjml2html
 from support.render_reviews import NOW, make_config, make_review, sample_reviews, week_period
@@ -18,7 +19,7 @@ from digest.errors import RenderError
 from digest.render import compiler as mjml_worker
 from digest.render.compiler import Compiler, compile_document, shared_compiler
 from digest.render.compose import TRIM_AT, render_digest
-from digest.render.environment import environment
+from digest.render.environment import environment, render_template
 from digest.render.notice import render_confirmation
 
 SEGFAULT_AFTER_READING = (
@@ -97,13 +98,13 @@ def test_a_rejected_document_keeps_the_worker(tmp_path: Path) -> None:
 def _documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """The MJML and inline CSS of every golden issue, as the renders hand them over."""
     seen: list[tuple[str, str]] = []
-    real = Compiler.compile
+    real = Compiler.send
 
-    def recording(self: Compiler, mjml: str, inline_css: str = "") -> mjml_worker.Compiled:
+    def recording(self: Compiler, mjml: str, inline_css: str = "") -> None:
         seen.append((mjml, inline_css))
-        return real(self, mjml, inline_css)
+        real(self, mjml, inline_css)
 
-    monkeypatch.setattr(Compiler, "compile", recording)
+    monkeypatch.setattr(Compiler, "send", recording)
     config = make_config(tmp_path)
     render_digest(config, week_period(), sample_reviews(), now=NOW)
     render_digest(config, week_period(), (), now=NOW)
@@ -127,6 +128,79 @@ def test_premailer_output_is_the_same_without_the_image_alignment_pass(
         assert ours == with_pass
         images += ours.count("<img")
     assert images >= 6  # the pass had images to look at: one per card
+
+
+def test_the_bundled_design_hands_premailer_nothing_to_inline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its styles are written into style="" by the templates (a rule inlined by premailer costs
+    # a pass over the whole document) …
+    for mjml, css in _documents(tmp_path, monkeypatch):
+        assert css == ""
+        assert 'inline="inline"' not in mjml
+    rendered = render_digest(make_config(tmp_path), week_period(), sample_reviews(), now=NOW)
+    assert 'class="card-title" style="margin:0; font-family:Georgia' in rendered.html
+    assert "<style" in rendered.html and ".card-title {" not in rendered.html
+
+
+def test_an_own_templates_inline_style_is_still_inlined(tmp_path: Path) -> None:
+    # … while a publication's own <mj-style inline="inline"> goes through premailer as before.
+    own = tmp_path / "own"
+    own.mkdir()
+    bundled = Path(__file__).resolve().parents[2] / "templates" / "_head.mjml.j2"
+    head = bundled.read_text(encoding="utf-8").replace(
+        "</mj-head>",
+        '<mj-style inline="inline">.card-title { letter-spacing: 2px; color: #123456; }'
+        "</mj-style></mj-head>",
+    )
+    (own / "_head.mjml.j2").write_text(head, encoding="utf-8")
+    config = make_config(tmp_path, f"templates: {own}")
+    rendered = render_digest(config, week_period(), sample_reviews(), now=NOW)
+    titles = lxml.html.document_fromstring(rendered.html).find_class("card-title")
+    assert len(titles) == 6
+    for title in titles:  # merged with the template's own style attribute
+        assert "letter-spacing:2px" in title.get("style") and "color:#123456" in title.get("style")
+        assert "font-family:Georgia" in title.get("style")
+
+
+def test_a_text_template_failing_while_the_worker_compiles_leaves_no_stale_reply(
+    tmp_path: Path,
+) -> None:
+    # The text part is rendered while the worker compiles the HTML: when it fails, the reply
+    # already on its way must not be taken for the next render's.
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "digest.txt.j2").write_text("{{ 1 / 0 }}", encoding="utf-8")
+    broken = make_config(tmp_path, f"templates: {own}")
+    with pytest.raises(RenderError, match="ZeroDivisionError"):
+        render_digest(broken, week_period(), sample_reviews(), now=NOW)
+    pid = _worker_pid()
+    quiet = render_digest(make_config(tmp_path), week_period(), (), now=NOW)
+    assert "No new reviews" in quiet.html and "Pick of the" not in quiet.html
+    full = render_digest(make_config(tmp_path), week_period(), sample_reviews(), now=NOW)
+    assert "Pick of the" in full.html
+    assert _worker_pid() == pid
+
+
+def test_a_template_added_to_a_folder_untouched_for_long_is_seen(tmp_path: Path) -> None:
+    # environment() walks the folders again only when one's modification time changed.
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "quiet.txt.j2").write_text("old quiet\n", encoding="utf-8")
+    os.utime(own, (1, 1_000_000_000))  # long ago: no second change can hide in its tick
+    custom = make_config(tmp_path, f"templates: {own}")
+    env = environment(custom)
+    assert environment(custom) is env
+    with pytest.raises(RenderError, match="not found"):
+        render_template(env, "missing.txt.j2", {})
+    (own / "digest.txt.j2").write_text("{{ newsletter.title }}: my own\n", encoding="utf-8")
+    assert environment(custom) is not env
+    rendered = render_digest(custom, week_period(), sample_reviews(), now=NOW)
+    assert rendered.text.endswith(": my own\n")
+    (own / "digest.txt.j2").unlink()  # removed again: the bundled one is back
+    os.utime(own, (1, 1_000_000_001))
+    rendered = render_digest(custom, week_period(), sample_reviews(), now=NOW)
+    assert "my own" not in rendered.text and "The Lantern Keepers" in rendered.text
 
 
 def test_an_image_that_floats_still_gets_its_align_attribute() -> None:
